@@ -1,0 +1,3 @@
+module github.com/cloudmirror-io/modelarts-operator
+
+go 1.26.0
