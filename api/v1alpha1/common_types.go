@@ -1,0 +1,105 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// Annotations users set on any mirrored object.
+const (
+	// AnnotationSyncNow forces an immediate sync whenever its value changes.
+	AnnotationSyncNow = "modelarts.cloudmirror.io/sync-now"
+	// AnnotationPaused set to "true" stops syncing.
+	AnnotationPaused = "modelarts.cloudmirror.io/paused"
+
+	// LabelManagedBy marks the Secrets the operator manages.
+	LabelManagedBy = "app.kubernetes.io/managed-by"
+	// ManagedByValue is LabelManagedBy's value.
+	ManagedByValue = "modelarts-operator"
+)
+
+// Condition types.
+const (
+	// ConditionReady means the mirrored data (or, for a CloudAccount, usable credentials) is present.
+	ConditionReady = "Ready"
+	// ConditionSynced means the last cloud call succeeded.
+	ConditionSynced = "Synced"
+)
+
+// Condition reasons shared by every kind.
+const (
+	ReasonSynced          = "Synced"
+	ReasonNotFound        = "NotFound"
+	ReasonUnauthorized    = "Unauthorized"
+	ReasonForbidden       = "Forbidden"
+	ReasonThrottled       = "Throttled"
+	ReasonCloudError      = "CloudError"
+	ReasonInvalidResponse = "InvalidResponse"
+	ReasonNotOffered      = "NotOffered"
+	ReasonAccountNotReady = "AccountNotReady"
+	ReasonPaused          = "Paused"
+	ReasonSecretConflict  = "SecretConflict"
+	ReasonInvalidSpec     = "InvalidSpec"
+	ReasonNoData          = "NoData"
+
+	// CloudAccount reasons.
+	ReasonCredentialsValid   = "CredentialsValid"
+	ReasonSecretNotFound     = "SecretNotFound"
+	ReasonMissingCredentials = "MissingCredentials"
+	ReasonInvalidEndpoint    = "InvalidEndpoint"
+)
+
+// LocalObjectReference names an object in the referrer's own namespace.
+type LocalObjectReference struct {
+	// Name of the object, in the same namespace.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
+	Name string `json:"name"`
+}
+
+// MirrorSpec holds the fields every mirrored kind shares.
+type MirrorSpec struct {
+	// AccountRef names the CloudAccount, in the same namespace, used for the cloud calls.
+	AccountRef LocalObjectReference `json:"accountRef"`
+
+	// RefreshInterval is how often the cloud is read, at least 10s. Each kind has its own default.
+	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('10s')",message="refreshInterval must be at least 10s"
+	RefreshInterval *metav1.Duration `json:"refreshInterval,omitempty"`
+}
+
+// SyncStatus holds the status fields every mirrored kind shares.
+type SyncStatus struct {
+	// Conditions: Ready (mirrored data present) and Synced (last cloud call succeeded).
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// LastSyncTime is a heartbeat of the last sync attempt: it advances when status is
+	// written anyway, otherwise once it is older than the manager's --status-heartbeat.
+	// +optional
+	LastSyncTime *metav1.Time `json:"lastSyncTime,omitempty"`
+
+	// LastSuccessfulSyncTime is the same heartbeat for successful syncs.
+	// +optional
+	LastSuccessfulSyncTime *metav1.Time `json:"lastSuccessfulSyncTime,omitempty"`
+
+	// ObservedGeneration is the generation the last successful sync acted on.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// SyncNowHandled is the last value of the sync-now annotation acted on.
+	// +optional
+	SyncNowHandled string `json:"syncNowHandled,omitempty"`
+}
+
+// UserRef is a cloud user as the cloud reports it.
+type UserRef struct {
+	// +optional
+	UserID string `json:"userID,omitempty"`
+	// +optional
+	UserName string `json:"userName,omitempty"`
+}
