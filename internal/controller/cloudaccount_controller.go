@@ -1,0 +1,209 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/source"
+
+	v1alpha1 "github.com/cloudmirror-io/modelarts-operator/api/v1alpha1"
+	"github.com/cloudmirror-io/modelarts-operator/internal/cloudclient"
+)
+
+// accountRecheckInterval bounds how long a CloudAccount goes unchecked; its
+// Token call is answered from the token cache, so a recheck costs no cloud call.
+const accountRecheckInterval = 30 * time.Minute
+
+// CloudAccountReconciler validates a CloudAccount and its credentials Secret,
+// obtains an IAM token in password mode, and registers usable accounts in Accounts.
+type CloudAccountReconciler struct {
+	client.Client
+	Accounts *Accounts
+	Secrets  *ReferencedSecrets
+}
+
+// +kubebuilder:rbac:groups=modelarts.cloudmirror.io,resources=cloudaccounts,verbs=get;list;watch
+// +kubebuilder:rbac:groups=modelarts.cloudmirror.io,resources=cloudaccounts/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
+
+// Reconcile computes the account's status from its spec and Secret and writes it only if it changed.
+func (r *CloudAccountReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	var account v1alpha1.CloudAccount
+	if err := r.Get(ctx, req.NamespacedName, &account); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.Accounts.Delete(req.NamespacedName)
+			r.Secrets.Forget(req.NamespacedName)
+		}
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	before := account.Status.DeepCopy()
+	check := r.check(ctx, &account)
+
+	status := &account.Status
+	status.ObservedGeneration = account.Generation
+	status.AuthMethod = string(check.method)
+	status.TokenExpiresAt = nil
+	if !check.tokenExpiresAt.IsZero() {
+		status.TokenExpiresAt = &metav1.Time{Time: check.tokenExpiresAt.Truncate(time.Second)}
+	}
+	status.Endpoints = &v1alpha1.ResolvedEndpoints{IAM: check.endpoints.IAM, ModelArts: check.endpoints.ModelArts, ROMA: check.endpoints.ROMA}
+	readyStatus := metav1.ConditionFalse
+	if check.ready {
+		readyStatus = metav1.ConditionTrue
+		r.Accounts.Set(req.NamespacedName, check.config)
+	} else {
+		r.Accounts.Delete(req.NamespacedName)
+	}
+	meta.SetStatusCondition(&status.Conditions, metav1.Condition{
+		Type: v1alpha1.ConditionReady, Status: readyStatus, Reason: check.reason, Message: check.message,
+		ObservedGeneration: account.Generation,
+	})
+
+	if !equality.Semantic.DeepEqual(before, status) {
+		if err := r.Status().Update(ctx, &account); err != nil {
+			if apierrors.IsConflict(err) {
+				return ctrl.Result{RequeueAfter: time.Second}, nil
+			}
+			return ctrl.Result{}, err
+		}
+		logf.FromContext(ctx).Info("account status updated", "ready", check.ready, "reason", check.reason, "authMethod", check.method)
+	}
+	if check.retryable != nil {
+		// Transient: let the workqueue back off exponentially.
+		return ctrl.Result{}, check.retryable
+	}
+	return ctrl.Result{RequeueAfter: r.recheckAfter(check)}, nil
+}
+
+// recheckAfter wakes the account just after its token is due for renewal, so
+// status shows the new expiry, and otherwise within accountRecheckInterval.
+func (r *CloudAccountReconciler) recheckAfter(check accountCheck) time.Duration {
+	after := accountRecheckInterval
+	if !check.tokenExpiresAt.IsZero() {
+		renewAt := check.tokenExpiresAt.Add(-r.Accounts.Pool().TokenRenewBefore()).Add(time.Second)
+		if d := time.Until(renewAt); d > 0 && d < after {
+			after = d
+		}
+	}
+	return after
+}
+
+// accountCheck is the outcome of validating an account.
+type accountCheck struct {
+	ready          bool
+	reason         string
+	message        string
+	method         cloudclient.AuthMethod
+	endpoints      cloudclient.Endpoints
+	config         cloudclient.Config
+	tokenExpiresAt time.Time
+	retryable      error
+}
+
+func (r *CloudAccountReconciler) check(ctx context.Context, account *v1alpha1.CloudAccount) accountCheck {
+	cfg := accountConfig(account)
+	out := accountCheck{endpoints: cfg.ResolvedEndpoints()}
+
+	secretName := account.Spec.CredentialsSecretRef.Name
+	secret, err := r.Secrets.Get(ctx,
+		types.NamespacedName{Namespace: account.Namespace, Name: account.Name},
+		types.NamespacedName{Namespace: account.Namespace, Name: secretName})
+	if err != nil {
+		out.reason, out.message, out.retryable = v1alpha1.ReasonCloudError, "cannot read the credentials Secret", err
+		return out
+	}
+	if secret == nil {
+		out.reason = v1alpha1.ReasonSecretNotFound
+		out.message = fmt.Sprintf("credentialsSecretRef: Secret %q not found in namespace %q", secretName, account.Namespace)
+		return out
+	}
+	creds, method, err := cloudclient.CredentialsFromSecret(secret.Data)
+	if err != nil {
+		// The error names the missing keys, never a value.
+		out.reason, out.message = v1alpha1.ReasonMissingCredentials, fmt.Sprintf("credentialsSecretRef %q: %v", secretName, err)
+		return out
+	}
+	out.method = method
+	cfg.Credentials = creds
+
+	c, err := r.Accounts.Pool().Client(cfg)
+	if err != nil {
+		out.reason, out.message = v1alpha1.ReasonInvalidEndpoint, err.Error()
+		return out
+	}
+	out.config = cfg
+
+	switch method {
+	case cloudclient.AuthPassword:
+		token, err := c.Token(ctx)
+		if err != nil {
+			out.reason = string(cloudclient.ReasonOf(err))
+			out.message = "IAM token request failed: " + err.Error()
+			if out.reason == string(cloudclient.ReasonCloudError) || out.reason == string(cloudclient.ReasonThrottled) ||
+				out.reason == string(cloudclient.ReasonInvalidResponse) {
+				out.retryable = err
+			}
+			return out
+		}
+		out.tokenExpiresAt = token.ExpiresAt
+		out.message = "IAM password token obtained; it is shared by every object using this account"
+	default:
+		out.message = "AK/SK credentials present; requests are signed with SDK-HMAC-SHA256"
+	}
+	out.ready, out.reason = true, v1alpha1.ReasonCredentialsValid
+	return out
+}
+
+// accountConfig maps the spec (without credentials) to a client configuration.
+func accountConfig(account *v1alpha1.CloudAccount) cloudclient.Config {
+	spec := account.Spec
+	cfg := cloudclient.Config{
+		Cloud:             cloudclient.Cloud(spec.Cloud),
+		Region:            spec.Region,
+		ProjectID:         spec.ProjectID,
+		CABundle:          []byte(spec.CABundle),
+		AllowInsecureHTTP: spec.AllowInsecureHTTP,
+	}
+	if cfg.Cloud == "" {
+		cfg.Cloud = cloudclient.HuaweiCloud
+	}
+	if spec.Endpoints != nil {
+		cfg.Endpoints = cloudclient.Endpoints{IAM: spec.Endpoints.IAM, ModelArts: spec.Endpoints.ModelArts, ROMA: spec.Endpoints.ROMA}
+	}
+	if spec.RequestsPerSecond != nil {
+		cfg.RequestsPerSecond = float64(*spec.RequestsPerSecond)
+	}
+	if spec.Burst != nil {
+		cfg.Burst = int(*spec.Burst)
+	}
+	return cfg
+}
+
+// SetupWithManager registers the controller; Secret changes arrive from ReferencedSecrets.
+func (r *CloudAccountReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&v1alpha1.CloudAccount{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		WatchesRawSource(source.Channel(r.Secrets.Events(), &handler.EnqueueRequestForObject{})).
+		Named("cloudaccount").
+		Complete(r)
+}
+
+// NewCloudAccountEvent builds the GenericEvent that re-checks a CloudAccount.
+func NewCloudAccountEvent(key types.NamespacedName) event.GenericEvent {
+	return event.GenericEvent{Object: &v1alpha1.CloudAccount{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name}}}
+}
+
