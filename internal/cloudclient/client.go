@@ -1,0 +1,503 @@
+package cloudclient
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"math"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/cloudmirror-io/modelarts-operator/internal/cloudclient/signer"
+)
+
+// Config is one cloud account: where to reach it and how to authenticate.
+type Config struct {
+	Cloud     Cloud // empty means HuaweiCloud
+	Region    string
+	ProjectID string
+	// Endpoints overrides; empty fields fall back to DefaultEndpoints.
+	Endpoints Endpoints
+	// CABundle holds extra PEM CAs added to the system pool.
+	CABundle []byte
+	// AllowInsecureHTTP permits http:// endpoints.
+	AllowInsecureHTTP bool
+	// RequestsPerSecond and Burst are the client-side budget; 0 → 10 rps, burst 20.
+	RequestsPerSecond float64
+	Burst             int
+	Credentials       Credentials
+}
+
+// Options are manager-wide settings of a Pool.
+type Options struct {
+	// HTTPTimeout bounds each HTTP request; default 30s.
+	HTTPTimeout time.Duration
+	// MaxResponseBytes caps a response body; larger → InvalidResponse. Default 8 MiB.
+	MaxResponseBytes int64
+	// TokenRenewBefore renews a cached IAM token this long before it expires; default 1h.
+	TokenRenewBefore time.Duration
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+	// Observe, when set, is called once per HTTP request with "success" or a Reason.
+	Observe func(api API, outcome string, d time.Duration)
+	// Transport is an optional base transport (tests). When nil a default
+	// transport is used; CABundle applies to it (and to an *http.Transport given here).
+	Transport http.RoundTripper
+}
+
+const (
+	defaultHTTPTimeout      = 30 * time.Second
+	defaultMaxResponseBytes = 8 << 20
+	defaultTokenRenewBefore = time.Hour
+	defaultRequestsPerSec   = 10
+	defaultBurst            = 20
+	// clientIdleTTL is how long a Pool keeps a Client nobody asked for.
+	clientIdleTTL = time.Hour
+	userAgent     = "modelarts-operator"
+)
+
+func (o Options) withDefaults() Options {
+	if o.HTTPTimeout <= 0 {
+		o.HTTPTimeout = defaultHTTPTimeout
+	}
+	if o.MaxResponseBytes <= 0 {
+		o.MaxResponseBytes = defaultMaxResponseBytes
+	}
+	if o.TokenRenewBefore <= 0 {
+		o.TokenRenewBefore = defaultTokenRenewBefore
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Observe == nil {
+		o.Observe = func(API, string, time.Duration) {}
+	}
+	return o
+}
+
+// Pool hands out one Client per distinct Config so that rate limiters and
+// connections are per account and reused. It owns one IAM token cache shared
+// by all its clients. Clients unused for an hour are dropped on a later call.
+type Pool struct {
+	opts   Options
+	salt   []byte // keys are HMACs with this, never raw credentials
+	tokens *tokenCache
+	shared http.RoundTripper // transport for configs without a CABundle
+
+	mu      sync.Mutex
+	clients map[string]*Client
+}
+
+// NewPool creates a Pool with opts (zero fields take their defaults).
+func NewPool(opts Options) *Pool {
+	salt := make([]byte, 32)
+	_, _ = rand.Read(salt)
+	p := &Pool{opts: opts.withDefaults(), salt: salt, tokens: newTokenCache(), clients: map[string]*Client{}}
+	p.shared = buildTransport(p.opts.Transport, nil)
+	return p
+}
+
+// Client returns the Client for cfg, creating and validating it on first
+// use. Errors name the CR field at fault and never contain a credential.
+func (p *Pool) Client(cfg Config) (*Client, error) {
+	key := p.configKey(cfg)
+	now := p.opts.Now()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.sweepLocked(now)
+	if c, ok := p.clients[key]; ok {
+		c.touch()
+		return c, nil
+	}
+	c, err := p.newClient(cfg)
+	if err != nil {
+		return nil, err
+	}
+	c.touch()
+	p.clients[key] = c
+	return c, nil
+}
+
+// sweepLocked drops idle clients and expired tokens.
+func (p *Pool) sweepLocked(now time.Time) {
+	for k, c := range p.clients {
+		if now.Sub(time.Unix(0, c.lastUsed.Load())) > clientIdleTTL {
+			delete(p.clients, k)
+			if c.ownTransport {
+				if t, ok := c.httpc.Transport.(interface{ CloseIdleConnections() }); ok {
+					t.CloseIdleConnections()
+				}
+			}
+		}
+	}
+	p.tokens.sweep(now)
+}
+
+// configKey is an HMAC over every field of cfg.
+func (p *Pool) configKey(cfg Config) string {
+	mac := hmac.New(sha256.New, p.salt)
+	e := cfg.Endpoints
+	c := cfg.Credentials
+	for _, s := range []string{"config", string(cfg.Cloud), cfg.Region, cfg.ProjectID, e.IAM, e.ModelArts, e.ROMA,
+		string(cfg.CABundle), strconv.FormatBool(cfg.AllowInsecureHTTP),
+		strconv.FormatUint(math.Float64bits(cfg.RequestsPerSecond), 16), strconv.Itoa(cfg.Burst),
+		c.AccessKey, c.SecretKey, c.SecurityToken, c.UserName, c.Password, c.DomainName} {
+		writeField(mac, s)
+	}
+	return hex.EncodeToString(mac.Sum(nil))
+}
+
+// writeField writes s length-prefixed so that field boundaries are unambiguous.
+func writeField(h hash.Hash, s string) {
+	var n [8]byte
+	binary.BigEndian.PutUint64(n[:], uint64(len(s)))
+	h.Write(n[:])
+	h.Write([]byte(s))
+}
+
+var (
+	regionPattern    = regexp.MustCompile(`^[A-Za-z0-9-]{1,64}$`)
+	projectIDPattern = regexp.MustCompile(`^[A-Za-z0-9-]{1,64}$`)
+)
+
+// Client calls one account's cloud APIs. It is safe for concurrent use.
+type Client struct {
+	opts      Options
+	tokens    *tokenCache
+	cloud     Cloud
+	region    string
+	projectID string
+	endpoints Endpoints
+	creds     Credentials
+	method    AuthMethod
+	tokenKey  string
+	limiter   *rate.Limiter
+	httpc     *http.Client
+	redact    redactor
+
+	ownTransport bool
+	lastUsed     atomic.Int64 // unix nanoseconds by opts.Now
+}
+
+func (p *Pool) newClient(cfg Config) (*Client, error) {
+	cloud := cfg.Cloud
+	if cloud == "" {
+		cloud = HuaweiCloud
+	}
+	if cloud != HuaweiCloud && cloud != OpenTelekomCloud {
+		return nil, fmt.Errorf("cloud: must be %s or %s", HuaweiCloud, OpenTelekomCloud)
+	}
+	if !regionPattern.MatchString(cfg.Region) {
+		return nil, errors.New("region: required, 1-64 letters, digits and '-'")
+	}
+	if !projectIDPattern.MatchString(cfg.ProjectID) {
+		return nil, errors.New("projectID: required, 1-64 letters, digits and '-'")
+	}
+	rps, burst := cfg.RequestsPerSecond, cfg.Burst
+	if math.IsNaN(rps) || math.IsInf(rps, 0) || rps < 0 {
+		return nil, errors.New("requestsPerSecond: must be a positive number")
+	}
+	if burst < 0 {
+		return nil, errors.New("burst: must not be negative")
+	}
+	if rps == 0 {
+		rps = defaultRequestsPerSec
+	}
+	if burst == 0 {
+		burst = defaultBurst
+	}
+	method, err := cfg.Credentials.method()
+	if err != nil {
+		return nil, err
+	}
+	def := DefaultEndpoints(cloud, cfg.Region)
+	var eps Endpoints
+	for _, s := range []service{serviceIAM, serviceModelArts, serviceROMA} {
+		raw := cfg.Endpoints.get(s)
+		if raw == "" {
+			raw = def.get(s)
+		}
+		if raw == "" {
+			continue
+		}
+		u, err := normalizeEndpoint(s.field(), raw, cfg.AllowInsecureHTTP)
+		if err != nil {
+			return nil, err
+		}
+		switch s {
+		case serviceIAM:
+			eps.IAM = u
+		case serviceModelArts:
+			eps.ModelArts = u
+		default:
+			eps.ROMA = u
+		}
+	}
+	c := &Client{
+		opts: p.opts, tokens: p.tokens, cloud: cloud, region: cfg.Region, projectID: cfg.ProjectID,
+		endpoints: eps, creds: cfg.Credentials, method: method,
+		limiter: rate.NewLimiter(rate.Limit(rps), burst),
+		redact:  redactor(cfg.Credentials.secrets()),
+	}
+	if method == AuthAKSK {
+		c.creds.UserName, c.creds.Password, c.creds.DomainName = "", "", ""
+	} else {
+		c.creds.AccessKey, c.creds.SecretKey, c.creds.SecurityToken = "", "", ""
+		c.tokenKey = tokenKey(p.salt, eps.IAM, c.creds.DomainName, c.creds.UserName, c.creds.Password, cfg.ProjectID)
+	}
+	transport := p.shared
+	if len(cfg.CABundle) > 0 {
+		roots, err := certPool(cfg.CABundle)
+		if err != nil {
+			return nil, err
+		}
+		transport = buildTransport(p.opts.Transport, &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: roots})
+		c.ownTransport = transport != p.opts.Transport
+	}
+	c.httpc = &http.Client{
+		Transport: transport,
+		// A redirect would carry X-Auth-Token to wherever it points.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	return c, nil
+}
+
+// certPool is the system pool plus every certificate in bundle.
+func certPool(bundle []byte) (*x509.CertPool, error) {
+	roots, err := x509.SystemCertPool()
+	if err != nil || roots == nil {
+		roots = x509.NewCertPool()
+	}
+	found := 0
+	rest := bundle
+	for {
+		var block *pem.Block
+		block, rest = pem.Decode(rest)
+		if block == nil {
+			break
+		}
+		if block.Type != "CERTIFICATE" {
+			continue
+		}
+		cert, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("caBundle: certificate %d cannot be parsed", found+1)
+		}
+		roots.AddCert(cert)
+		found++
+	}
+	if found == 0 {
+		return nil, errors.New("caBundle: no PEM certificate found")
+	}
+	return roots, nil
+}
+
+// buildTransport applies tlsCfg (may be nil) to base, or to a clone of
+// http.DefaultTransport when base is nil. Other RoundTrippers are used as is.
+func buildTransport(base http.RoundTripper, tlsCfg *tls.Config) http.RoundTripper {
+	if base == nil {
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		if tlsCfg == nil {
+			tlsCfg = &tls.Config{MinVersion: tls.VersionTLS12}
+		}
+		t.TLSClientConfig = tlsCfg
+		return t
+	}
+	if t, ok := base.(*http.Transport); ok && tlsCfg != nil {
+		t = t.Clone()
+		if t.TLSClientConfig == nil {
+			t.TLSClientConfig = tlsCfg
+		} else {
+			t.TLSClientConfig = t.TLSClientConfig.Clone()
+			t.TLSClientConfig.RootCAs = tlsCfg.RootCAs
+		}
+		return t
+	}
+	return base
+}
+
+func (c *Client) touch() { c.lastUsed.Store(c.opts.Now().UnixNano()) }
+
+// Method is how the Client authenticates.
+func (c *Client) Method() AuthMethod { return c.method }
+
+// Endpoints are the endpoints the Client calls (overrides applied, "" for
+// services not offered).
+func (c *Client) Endpoints() Endpoints { return c.endpoints }
+
+// Token returns the expiry of the cached IAM token, obtaining one if needed
+// (password mode). AK/SK clients return TokenInfo{} without a network call.
+func (c *Client) Token(ctx context.Context) (TokenInfo, error) {
+	if c.method != AuthPassword {
+		return TokenInfo{}, nil
+	}
+	c.touch()
+	t, err := c.token(ctx)
+	if err != nil {
+		return TokenInfo{}, err
+	}
+	return TokenInfo{ExpiresAt: t.expiresAt}, nil
+}
+
+// call GETs path (already escaped) with query from svc's endpoint and hands a
+// 2xx body to decode. In password mode a 401 invalidates the token and the
+// request is retried once with a new one.
+func (c *Client) call(ctx context.Context, api API, svc service, path string, query url.Values, decode func([]byte) error) error {
+	base := c.endpoints.get(svc)
+	if base == "" {
+		return notOfferedError(api, svc, c.cloud, c.region)
+	}
+	c.touch()
+	target := base + path
+	if len(query) > 0 {
+		target += "?" + query.Encode()
+	}
+	for attempt := 0; ; attempt++ {
+		var tok cachedToken
+		if c.method == AuthPassword {
+			var err error
+			if tok, err = c.token(ctx); err != nil {
+				return err
+			}
+		}
+		if err := c.limiter.Wait(ctx); err != nil {
+			return &Error{API: api, Reason: ReasonCloudError, Message: "waiting for the client-side rate limit", Err: err}
+		}
+		err := c.roundTrip(ctx, api, http.MethodGet, target, nil,
+			func(req *http.Request) { c.authorize(req, tok.value) },
+			func(_ http.Header, body []byte) error { return decode(body) }, tok.value)
+		var e *Error
+		if c.method == AuthPassword && attempt == 0 && errors.As(err, &e) && e.StatusCode == http.StatusUnauthorized {
+			c.tokens.invalidate(c.tokenKey, tok.value)
+			continue
+		}
+		return err
+	}
+}
+
+// authorize adds X-Project-Id and the token or the AK/SK signature.
+func (c *Client) authorize(req *http.Request, token string) {
+	req.Header.Set(signer.HeaderProjectID, c.projectID)
+	switch c.method {
+	case AuthAKSK:
+		if c.creds.SecurityToken != "" {
+			req.Header.Set(signer.HeaderSecurityToken, c.creds.SecurityToken)
+		}
+		signer.Sign(req, nil, c.creds.AccessKey, c.creds.SecretKey, c.opts.Now())
+	case AuthPassword:
+		req.Header.Set("X-Auth-Token", token)
+	}
+}
+
+// roundTrip sends one HTTP request, reads at most MaxResponseBytes of the
+// answer, decodes a 2xx body with decode and classifies anything else. It
+// reports the outcome to Observe exactly once.
+func (c *Client) roundTrip(ctx context.Context, api API, method, target string, body []byte,
+	auth func(*http.Request), decode func(http.Header, []byte) error, token string) error {
+	rctx, cancel := context.WithTimeout(ctx, c.opts.HTTPTimeout)
+	defer cancel()
+	var reader io.Reader
+	if body != nil {
+		reader = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(rctx, method, target, reader)
+	if err != nil {
+		return &Error{API: api, Reason: ReasonCloudError, Message: "cannot build the request", Err: err}
+	}
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", userAgent)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json;charset=utf8")
+	}
+	if auth != nil {
+		auth(req)
+	}
+	start := time.Now()
+	e := c.exchange(ctx, rctx, api, req, decode, token)
+	outcome := outcomeSuccess
+	if e != nil {
+		outcome = string(e.Reason)
+	}
+	c.opts.Observe(api, outcome, time.Since(start))
+	if e == nil {
+		return nil
+	}
+	return e
+}
+
+func (c *Client) exchange(ctx, rctx context.Context, api API, req *http.Request, decode func(http.Header, []byte) error, token string) *Error {
+	resp, err := c.httpc.Do(req)
+	if err != nil {
+		return c.transportError(ctx, rctx, api, "request failed", err)
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, c.opts.MaxResponseBytes+1))
+	resp.Body.Close()
+	if err != nil {
+		return c.transportError(ctx, rctx, api, "reading the response failed", err)
+	}
+	tooLarge := int64(len(data)) > c.opts.MaxResponseBytes
+	if resp.StatusCode >= 200 && resp.StatusCode <= 299 {
+		reqID := sanitize(c.redact.apply(resp.Header.Get("X-Request-Id")), maxRequestIDLen)
+		if tooLarge {
+			return &Error{API: api, StatusCode: resp.StatusCode, Reason: ReasonInvalidResponse, RequestID: reqID,
+				Message: fmt.Sprintf("response body exceeds %d bytes", c.opts.MaxResponseBytes)}
+		}
+		if err := decode(resp.Header, data); err != nil {
+			return &Error{API: api, StatusCode: resp.StatusCode, Reason: ReasonInvalidResponse, RequestID: reqID,
+				Message: "response body does not match the documented format", Err: err}
+		}
+		return nil
+	}
+	return c.httpError(api, resp.StatusCode, resp.Header, data, token)
+}
+
+func (c *Client) transportError(ctx, rctx context.Context, api API, msg string, err error) *Error {
+	if ctx.Err() == nil && errors.Is(rctx.Err(), context.DeadlineExceeded) {
+		msg = fmt.Sprintf("request timed out after %s", c.opts.HTTPTimeout)
+	}
+	return &Error{API: api, Reason: ReasonCloudError, Message: msg, Err: err}
+}
+
+// httpError turns a non-2xx answer into an *Error. The body is only decoded,
+// never quoted; secrets the client knows are removed from the cloud's text.
+func (c *Client) httpError(api API, status int, h http.Header, body []byte, token string) *Error {
+	ce := decodeErrorBody(body)
+	r := append(redactor{token}, c.redact...)
+	clean := func(s string, max int) string { return sanitize(r.apply(s), max) }
+	e := &Error{
+		API:        api,
+		StatusCode: status,
+		Code:       clean(ce.code, maxCodeLen),
+		Message:    clean(ce.message, maxMessageLen),
+		RequestID:  clean(ce.requestID, maxRequestIDLen),
+	}
+	if e.RequestID == "" {
+		e.RequestID = clean(h.Get("X-Request-Id"), maxRequestIDLen)
+	}
+	if e.Message == "" {
+		e.Message = http.StatusText(status)
+	}
+	e.Reason = classify(status, ce.code)
+	if e.Reason == ReasonThrottled {
+		e.RetryAfter = parseRetryAfter(h.Get("Retry-After"), c.opts.Now())
+	}
+	return e
+}

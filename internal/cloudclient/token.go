@@ -1,0 +1,194 @@
+package cloudclient
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"net/http"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/singleflight"
+)
+
+// cachedToken is an IAM token and when to stop using it.
+type cachedToken struct {
+	value     string
+	expiresAt time.Time
+	renewAt   time.Time
+}
+
+// tokenCache holds one IAM token per (IAM endpoint, domain, user,
+// password hash, project), shared by all of a Pool's clients. Concurrent
+// fetches for one key are coalesced.
+type tokenCache struct {
+	mu     sync.Mutex
+	tokens map[string]cachedToken
+	flight singleflight.Group
+}
+
+func newTokenCache() *tokenCache {
+	return &tokenCache{tokens: map[string]cachedToken{}}
+}
+
+// tokenKey derives the cache key. It is an HMAC with the pool's random salt,
+// so neither the password nor a plain hash of it is kept.
+func tokenKey(salt []byte, iam, domain, user, password, project string) string {
+	mac := hmac.New(sha256.New, salt)
+	for _, part := range []string{"iam-token", iam, domain, user, password, project} {
+		writeField(mac, part)
+	}
+	return hex.EncodeToString(mac.Sum(nil))
+}
+
+func (tc *tokenCache) lookup(key string, now time.Time) (cachedToken, bool) {
+	tc.mu.Lock()
+	defer tc.mu.Unlock()
+	t, ok := tc.tokens[key]
+	if !ok || !now.Before(t.renewAt) {
+		return cachedToken{}, false
+	}
+	return t, true
+}
+
+func (tc *tokenCache) store(key string, t cachedToken) {
+	tc.mu.Lock()
+	defer tc.mu.Unlock()
+	tc.tokens[key] = t
+}
+
+// invalidate drops key's token if it is still the one that was rejected
+// (a concurrent caller may already have replaced it).
+func (tc *tokenCache) invalidate(key, value string) {
+	tc.mu.Lock()
+	defer tc.mu.Unlock()
+	if t, ok := tc.tokens[key]; ok && t.value == value {
+		delete(tc.tokens, key)
+	}
+}
+
+// sweep drops expired tokens.
+func (tc *tokenCache) sweep(now time.Time) {
+	tc.mu.Lock()
+	defer tc.mu.Unlock()
+	for k, t := range tc.tokens {
+		if !now.Before(t.expiresAt) {
+			delete(tc.tokens, k)
+		}
+	}
+}
+
+// renewAt is when a token obtained at now and expiring at expiresAt should
+// be replaced: renewBefore ahead of expiry, but not before half its lifetime
+// so that a short-lived token is not fetched anew for every request.
+func renewAt(now, expiresAt time.Time, renewBefore time.Duration) time.Time {
+	at := expiresAt.Add(-renewBefore)
+	if half := now.Add(expiresAt.Sub(now) / 2); at.Before(half) {
+		at = half
+	}
+	return at
+}
+
+// token returns a valid IAM token for c's credentials, fetching one if the
+// cache has none (or only one due for renewal). Concurrent callers share one
+// IAM request.
+func (c *Client) token(ctx context.Context) (cachedToken, error) {
+	if t, ok := c.tokens.lookup(c.tokenKey, c.opts.Now()); ok {
+		return t, nil
+	}
+	ch := c.tokens.flight.DoChan(c.tokenKey, func() (any, error) {
+		if t, ok := c.tokens.lookup(c.tokenKey, c.opts.Now()); ok {
+			return t, nil
+		}
+		// The fetch outlives a caller that gives up: others may be waiting.
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.opts.HTTPTimeout)
+		defer cancel()
+		t, err := c.fetchToken(fctx)
+		if err != nil {
+			return nil, err
+		}
+		c.tokens.store(c.tokenKey, t)
+		return t, nil
+	})
+	select {
+	case <-ctx.Done():
+		return cachedToken{}, &Error{API: APIIAMToken, Reason: ReasonCloudError, Message: "gave up waiting for an IAM token", Err: ctx.Err()}
+	case r := <-ch:
+		if r.Err != nil {
+			return cachedToken{}, r.Err
+		}
+		return r.Val.(cachedToken), nil
+	}
+}
+
+// iamTokenRequest is the documented password-token request body.
+type iamTokenRequest struct {
+	Auth struct {
+		Identity struct {
+			Methods  []string `json:"methods"`
+			Password struct {
+				User struct {
+					Name     string `json:"name"`
+					Password string `json:"password"`
+					Domain   struct {
+						Name string `json:"name"`
+					} `json:"domain"`
+				} `json:"user"`
+			} `json:"password"`
+		} `json:"identity"`
+		Scope struct {
+			Project struct {
+				ID string `json:"id"`
+			} `json:"project"`
+		} `json:"scope"`
+	} `json:"auth"`
+}
+
+func (c *Client) tokenRequestBody() ([]byte, error) {
+	var r iamTokenRequest
+	r.Auth.Identity.Methods = []string{"password"}
+	r.Auth.Identity.Password.User.Name = c.creds.UserName
+	r.Auth.Identity.Password.User.Password = c.creds.Password
+	r.Auth.Identity.Password.User.Domain.Name = c.creds.DomainName
+	r.Auth.Scope.Project.ID = c.projectID
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(&r); err != nil {
+		return nil, err
+	}
+	return bytes.TrimRight(buf.Bytes(), "\n"), nil
+}
+
+// fetchToken performs POST {iam}/v3/auth/tokens.
+func (c *Client) fetchToken(ctx context.Context) (cachedToken, error) {
+	base := c.endpoints.IAM
+	if base == "" {
+		return cachedToken{}, notOfferedError(APIIAMToken, serviceIAM, c.cloud, c.region)
+	}
+	body, err := c.tokenRequestBody()
+	if err != nil {
+		return cachedToken{}, &Error{API: APIIAMToken, Reason: ReasonCloudError, Message: "cannot encode the IAM token request"}
+	}
+	var tok cachedToken
+	err = c.roundTrip(ctx, APIIAMToken, http.MethodPost, base+"/v3/auth/tokens", body, nil, func(h http.Header, resp []byte) error {
+		value := h.Get("X-Subject-Token")
+		if value == "" {
+			return errNoToken
+		}
+		exp, err := decodeIAMToken(resp)
+		if err != nil {
+			return err
+		}
+		now := c.opts.Now()
+		tok = cachedToken{value: value, expiresAt: exp, renewAt: renewAt(now, exp, c.opts.TokenRenewBefore)}
+		return nil
+	}, "")
+	if err != nil {
+		return cachedToken{}, err
+	}
+	return tok, nil
+}
