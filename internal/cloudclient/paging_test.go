@@ -10,7 +10,7 @@ import (
 
 // authServer serves a list of n authorizations with a given offset meaning.
 type authServer struct {
-	mu      sync.Mutex
+	mu      *sync.Mutex
 	offsets []string
 	n       int
 	// recordOffsets: offset counts records instead of pages.
@@ -34,6 +34,9 @@ func (s *authServer) handler(t *testing.T) http.HandlerFunc {
 		q := r.URL.Query()
 		if q.Get("limit") != "1000" {
 			t.Errorf("limit %q", q.Get("limit"))
+		}
+		if s.mu == nil {
+			t.Fatal("authServer without mutex")
 		}
 		s.mu.Lock()
 		s.offsets = append(s.offsets, q.Get("offset"))
@@ -125,6 +128,7 @@ func TestListAuthorizationsPaging(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.reason, func(t *testing.T) {
 			srv := tc.srv
+			srv.mu = &sync.Mutex{}
 			f := newFakeCloud(t, srv.handler(t))
 			got, err := mustClient(t, NewPool(Options{}), akskConfig(f.url())).ListAuthorizations(bg, "user_name", "asc")
 			if ReasonOf(err) != tc.wantReason {
@@ -167,7 +171,7 @@ func TestListAuthorizationsBounded(t *testing.T) {
 
 // TestListAuthorizationsPageError: an error on a later page fails the list.
 func TestListAuthorizationsPageError(t *testing.T) {
-	srv := authServer{n: 2500, reportTotal: 2500}
+	srv := authServer{n: 2500, reportTotal: 2500, mu: &sync.Mutex{}}
 	h := srv.handler(t)
 	f := newFakeCloud(t, func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Query().Get("offset") == "2" {
