@@ -111,7 +111,11 @@ func NewPool(opts Options) *Pool {
 	salt := make([]byte, 32)
 	_, _ = rand.Read(salt)
 	p := &Pool{opts: opts.withDefaults(), salt: salt, tokens: newTokenCache(), clients: map[string]*Client{}}
-	p.shared = buildTransport(p.opts.Transport, nil)
+	if p.opts.Transport != nil {
+		p.shared = p.opts.Transport
+	} else {
+		p.shared = buildTransport(nil, nil)
+	}
 	return p
 }
 
@@ -269,8 +273,12 @@ func (p *Pool) newClient(cfg Config) (*Client, error) {
 		if err != nil {
 			return nil, err
 		}
-		transport = buildTransport(p.opts.Transport, &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: roots})
-		c.ownTransport = transport != p.opts.Transport
+		if t, ok := p.opts.Transport.(*http.Transport); ok || p.opts.Transport == nil {
+			// A transport of its own, trusting the bundle. Other RoundTrippers
+			// (test doubles) are used as they are.
+			transport = buildTransport(t, &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: roots})
+			c.ownTransport = true
+		}
 	}
 	c.httpc = &http.Client{
 		Transport: transport,
@@ -310,28 +318,24 @@ func certPool(bundle []byte) (*x509.CertPool, error) {
 	return roots, nil
 }
 
-// buildTransport applies tlsCfg (may be nil) to base, or to a clone of
-// http.DefaultTransport when base is nil. Other RoundTrippers are used as is.
-func buildTransport(base http.RoundTripper, tlsCfg *tls.Config) http.RoundTripper {
+// buildTransport applies tlsCfg (nil: defaults) to a clone of base, or of
+// http.DefaultTransport when base is nil.
+func buildTransport(base *http.Transport, tlsCfg *tls.Config) *http.Transport {
 	if base == nil {
-		t := http.DefaultTransport.(*http.Transport).Clone()
-		if tlsCfg == nil {
-			tlsCfg = &tls.Config{MinVersion: tls.VersionTLS12}
-		}
+		base = http.DefaultTransport.(*http.Transport)
+	}
+	t := base.Clone()
+	switch {
+	case tlsCfg == nil && t.TLSClientConfig == nil:
+		t.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	case tlsCfg == nil:
+	case t.TLSClientConfig == nil:
 		t.TLSClientConfig = tlsCfg
-		return t
+	default:
+		t.TLSClientConfig = t.TLSClientConfig.Clone()
+		t.TLSClientConfig.RootCAs = tlsCfg.RootCAs
 	}
-	if t, ok := base.(*http.Transport); ok && tlsCfg != nil {
-		t = t.Clone()
-		if t.TLSClientConfig == nil {
-			t.TLSClientConfig = tlsCfg
-		} else {
-			t.TLSClientConfig = t.TLSClientConfig.Clone()
-			t.TLSClientConfig.RootCAs = tlsCfg.RootCAs
-		}
-		return t
-	}
-	return base
+	return t
 }
 
 func (c *Client) touch() { c.lastUsed.Store(c.opts.Now().UnixNano()) }

@@ -226,6 +226,10 @@ func TestCABundle(t *testing.T) {
 		{"without the CA the server is not trusted", nil, nil, true},
 		{"with the CA bundle it is", ca, nil, false},
 		{"the CA bundle also applies to a base *http.Transport", ca, &http.Transport{TLSClientConfig: &tls.Config{}}, false},
+		{"a base *http.Transport without TLS config gets one", ca, &http.Transport{}, false},
+		{"other RoundTrippers are used as they are", ca, roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			return http.DefaultTransport.RoundTrip(r)
+		}), true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.reason, func(t *testing.T) {
