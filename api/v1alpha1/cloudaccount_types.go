@@ -9,10 +9,10 @@ import (
 type CloudName string
 
 const (
-	CloudHuawei       CloudName = "HuaweiCloud"
-	CloudOpenTelekom  CloudName = "OpenTelekomCloud"
-	AuthMethodAKSK              = "AKSK"
-	AuthMethodPassword          = "Password"
+	CloudHuawei        CloudName = "HuaweiCloud"
+	CloudOpenTelekom   CloudName = "OpenTelekomCloud"
+	AuthMethodAKSK               = "AKSK"
+	AuthMethodPassword           = "Password"
 )
 
 // Keys of the credentials Secret (the Huawei Terraform provider's names).

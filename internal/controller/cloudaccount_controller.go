@@ -25,7 +25,10 @@ import (
 
 // accountRecheckInterval bounds how long a CloudAccount goes unchecked; its
 // Token call is answered from the token cache, so a recheck costs no cloud call.
-const accountRecheckInterval = 30 * time.Minute
+const (
+	accountRecheckInterval = 30 * time.Minute
+	tokenRecheckInterval   = 10 * time.Minute
+)
 
 // CloudAccountReconciler validates a CloudAccount and its credentials Secret,
 // obtains an IAM token in password mode, and registers usable accounts in Accounts.
@@ -89,17 +92,13 @@ func (r *CloudAccountReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	return ctrl.Result{RequeueAfter: r.recheckAfter(check)}, nil
 }
 
-// recheckAfter wakes the account just after its token is due for renewal, so
-// status shows the new expiry, and otherwise within accountRecheckInterval.
+// recheckAfter keeps a password account's token expiry in status current:
+// Token is answered from the cache, and renewed there before it expires.
 func (r *CloudAccountReconciler) recheckAfter(check accountCheck) time.Duration {
-	after := accountRecheckInterval
 	if !check.tokenExpiresAt.IsZero() {
-		renewAt := check.tokenExpiresAt.Add(-r.Accounts.Pool().TokenRenewBefore()).Add(time.Second)
-		if d := time.Until(renewAt); d > 0 && d < after {
-			after = d
-		}
+		return tokenRecheckInterval
 	}
-	return after
+	return accountRecheckInterval
 }
 
 // accountCheck is the outcome of validating an account.
@@ -116,7 +115,7 @@ type accountCheck struct {
 
 func (r *CloudAccountReconciler) check(ctx context.Context, account *v1alpha1.CloudAccount) accountCheck {
 	cfg := accountConfig(account)
-	out := accountCheck{endpoints: cfg.ResolvedEndpoints()}
+	out := accountCheck{endpoints: resolvedEndpoints(cfg)}
 
 	secretName := account.Spec.CredentialsSecretRef.Name
 	secret, err := r.Secrets.Get(ctx,
@@ -168,6 +167,21 @@ func (r *CloudAccountReconciler) check(ctx context.Context, account *v1alpha1.Cl
 	return out
 }
 
+// resolvedEndpoints is what the client will use: overrides, else the defaults.
+func resolvedEndpoints(cfg cloudclient.Config) cloudclient.Endpoints {
+	e := cloudclient.DefaultEndpoints(cfg.Cloud, cfg.Region)
+	if cfg.Endpoints.IAM != "" {
+		e.IAM = cfg.Endpoints.IAM
+	}
+	if cfg.Endpoints.ModelArts != "" {
+		e.ModelArts = cfg.Endpoints.ModelArts
+	}
+	if cfg.Endpoints.ROMA != "" {
+		e.ROMA = cfg.Endpoints.ROMA
+	}
+	return e
+}
+
 // accountConfig maps the spec (without credentials) to a client configuration.
 func accountConfig(account *v1alpha1.CloudAccount) cloudclient.Config {
 	spec := account.Spec
@@ -206,4 +220,3 @@ func (r *CloudAccountReconciler) SetupWithManager(mgr ctrl.Manager) error {
 func NewCloudAccountEvent(key types.NamespacedName) event.GenericEvent {
 	return event.GenericEvent{Object: &v1alpha1.CloudAccount{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name}}}
 }
-

@@ -19,10 +19,18 @@ var (
 		Help:    "Latency of cloud HTTP requests by API.",
 		Buckets: prometheus.ExponentialBuckets(0.005, 2, 14),
 	}, []string{"api"})
+	syncsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "modelarts_operator_syncs_total",
+		Help: "Syncs of mirrored objects by kind and result (success or a condition reason).",
+	}, []string{"kind", "result"})
+	lastSuccess = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "modelarts_operator_last_successful_sync_timestamp_seconds",
+		Help: "Unix time of each object's last successful sync (status only carries a heartbeat).",
+	}, []string{"kind", "namespace", "name"})
 )
 
 func init() {
-	metrics.Registry.MustRegister(cloudRequests, cloudRequestDuration)
+	metrics.Registry.MustRegister(cloudRequests, cloudRequestDuration, syncsTotal, lastSuccess)
 }
 
 // ObserveCloudRequest is the cloud client's metrics hook.

@@ -1,11 +1,16 @@
 package controller
 
 import (
+	"context"
+	"errors"
 	"time"
+
+	"k8s.io/client-go/tools/events"
 
 	"k8s.io/client-go/kubernetes"
 	ctrl "sigs.k8s.io/controller-runtime"
 
+	v1alpha1 "github.com/cloudmirror-io/modelarts-operator/api/v1alpha1"
 	"github.com/cloudmirror-io/modelarts-operator/internal/cloudclient"
 )
 
@@ -17,6 +22,8 @@ type Options struct {
 	StatusHeartbeat time.Duration
 	// MaxConcurrentReconciles is the number of workers per controller.
 	MaxConcurrentReconciles int
+	// MaxAuthorizations bounds the entries an AuthorizationSet's status holds.
+	MaxAuthorizations int
 }
 
 // SetupWithManager registers every controller with mgr. It is the one place
@@ -24,5 +31,29 @@ type Options struct {
 func SetupWithManager(mgr ctrl.Manager, clientset kubernetes.Interface, opts Options) error {
 	accounts := NewAccounts(opts.Pool)
 	secrets := NewReferencedSecrets(clientset, NewCloudAccountEvent)
-	return (&CloudAccountReconciler{Client: mgr.GetClient(), Accounts: accounts, Secrets: secrets}).SetupWithManager(mgr)
+	if err := (&CloudAccountReconciler{Client: mgr.GetClient(), Accounts: accounts, Secrets: secrets}).SetupWithManager(mgr); err != nil {
+		return err
+	}
+	recorder := mgr.GetEventRecorder("modelarts-operator")
+	ctx := context.Background()
+	maxAuths := opts.MaxAuthorizations
+	if maxAuths == 0 {
+		maxAuths = DefaultMaxAuthorizations
+	}
+	return errors.Join(
+		setupMirror(ctx, mgr, workspaceKind{}, accounts, recorder, opts),
+		setupMirror(ctx, mgr, authorizationSetKind{maxEntries: maxAuths}, accounts, recorder, opts),
+		setupMirror(ctx, mgr, serviceAppAuthKind{}, accounts, recorder, opts),
+		setupMirror(ctx, mgr, romaAppKind{}, accounts, recorder, opts),
+		setupMirror(ctx, mgr, devEnvTokenKind{}, accounts, recorder, opts),
+	)
+}
+
+func setupMirror[T v1alpha1.Mirrored, D any](ctx context.Context, mgr ctrl.Manager, kind Kind[T, D],
+	accounts *Accounts, recorder events.EventRecorder, opts Options) error {
+	r := &MirrorReconciler[T, D]{
+		Client: mgr.GetClient(), Kind: kind, Accounts: accounts, Recorder: recorder,
+		Heartbeat: opts.StatusHeartbeat, Workers: opts.MaxConcurrentReconciles,
+	}
+	return r.SetupWithManager(ctx, mgr)
 }

@@ -174,7 +174,9 @@ func (l *logBuffer) String() string {
 	return l.buf.String()
 }
 
-type teeWriter struct{ a, b interface{ Write([]byte) (int, error) } }
+type teeWriter struct {
+	a, b interface{ Write([]byte) (int, error) }
+}
 
 func (t *teeWriter) Write(p []byte) (int, error) {
 	_, _ = t.b.Write(p)

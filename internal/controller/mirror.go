@@ -1,0 +1,529 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+
+	v1alpha1 "github.com/cloudmirror-io/modelarts-operator/api/v1alpha1"
+	"github.com/cloudmirror-io/modelarts-operator/internal/cloudclient"
+)
+
+// Kind is what one mirrored kind supplies to the shared sync skeleton: its
+// single cloud read and the mapping of the result onto status and a Secret.
+// D is the fetched cloud data.
+type Kind[T v1alpha1.Mirrored, D any] interface {
+	// Name is the kind's lower-case name in metrics, logs and controller names.
+	Name() string
+	// New returns an empty object of the kind.
+	New() T
+	// DefaultRefreshInterval applies when spec.refreshInterval is unset.
+	DefaultRefreshInterval() time.Duration
+	// SecretName is the Secret the kind owns for obj, or "" for none.
+	SecretName(obj T) string
+	// Fetch makes the kind's one read-only cloud call for obj.
+	Fetch(ctx context.Context, c *cloudclient.Client, obj T) (D, error)
+	// Apply maps data onto obj's status (still holding the previous values, so
+	// it can notice changes) and returns the Secret data to own and any events.
+	// current is the owned Secret's data now (nil if it does not exist).
+	Apply(obj T, data D, current map[string][]byte, now time.Time) Applied
+}
+
+// Applied is what a kind's mapping asks the skeleton to do besides the status.
+type Applied struct {
+	// SecretData is the owned Secret's desired data; nil writes no Secret.
+	SecretData map[string][]byte
+	// Events are meaningful cloud-side changes (never carrying a secret value).
+	Events []Event
+}
+
+// Event is one Kubernetes event to record on the object.
+type Event struct {
+	Type, Reason, Message string
+}
+
+// syncRecord is what the skeleton remembers of an object between reconciles:
+// when it is next due and why it last ran, so that watch events which change
+// nothing cost no cloud call.
+type syncRecord struct {
+	nextSync   time.Time
+	generation int64
+	syncNow    string
+	failures   int
+}
+
+// MirrorReconciler is the one sync skeleton every mirrored kind runs on:
+// resolve the account, fetch, map, write status and Secret only when they
+// changed, and requeue after the refresh interval with jitter.
+type MirrorReconciler[T v1alpha1.Mirrored, D any] struct {
+	client.Client
+	Kind      Kind[T, D]
+	Accounts  *Accounts
+	Recorder  events.EventRecorder
+	Heartbeat time.Duration
+	Workers   int
+	Now       func() time.Time
+
+	mu      sync.Mutex
+	records map[types.NamespacedName]*syncRecord
+}
+
+// Backoff bounds for retryable failures (server errors, timeouts).
+const (
+	backoffBase           = 2 * time.Second
+	accountNotReadyRetry  = 30 * time.Second
+	accountRegisterWait   = time.Second
+	jitterFraction        = 0.1
+	conflictRequeue       = time.Second
+	fieldIndexAccountName = ".spec.accountRef.name"
+)
+
+func (r *MirrorReconciler[T, D]) now() time.Time {
+	if r.Now != nil {
+		return r.Now()
+	}
+	return time.Now()
+}
+
+// Reconcile runs one sync of one object if it is due.
+func (r *MirrorReconciler[T, D]) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	obj := r.Kind.New()
+	if err := r.Get(ctx, req.NamespacedName, obj); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.forget(req.NamespacedName)
+		}
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !obj.GetDeletionTimestamp().IsZero() {
+		return ctrl.Result{}, nil
+	}
+	before := obj.DeepCopyObject().(T)
+	now := r.now()
+
+	if obj.GetAnnotations()[v1alpha1.AnnotationPaused] == "true" {
+		r.forget(req.NamespacedName)
+		setCondition(obj, v1alpha1.ConditionSynced, metav1.ConditionFalse, v1alpha1.ReasonPaused,
+			"syncing is paused by the "+v1alpha1.AnnotationPaused+" annotation")
+		return r.writeStatus(ctx, before, obj, now, false)
+	}
+
+	wait, due := r.due(ctx, req.NamespacedName, obj, now)
+	if !due {
+		return ctrl.Result{RequeueAfter: wait}, nil
+	}
+
+	next, succeeded := r.sync(ctx, obj, now)
+	r.record(req.NamespacedName, obj, now, next, succeeded)
+	result, err := r.writeStatus(ctx, before, obj, now, succeeded)
+	if result.RequeueAfter == 0 && err == nil {
+		result.RequeueAfter = next
+	}
+	return result, err
+}
+
+// sync makes the cloud call and maps the outcome onto obj; it returns when
+// the next sync is due and whether this one succeeded.
+func (r *MirrorReconciler[T, D]) sync(ctx context.Context, obj T, now time.Time) (time.Duration, bool) {
+	interval := r.refreshInterval(obj)
+	log := logf.FromContext(ctx)
+
+	c, err := r.accountClient(ctx, obj)
+	if err != nil {
+		if errors.Is(err, errAccountRegistering) {
+			return accountRegisterWait, false
+		}
+		r.fail(obj, v1alpha1.ReasonAccountNotReady, err.Error())
+		syncsTotal.WithLabelValues(r.Kind.Name(), v1alpha1.ReasonAccountNotReady).Inc()
+		return min(interval, accountNotReadyRetry), false
+	}
+
+	data, err := r.Kind.Fetch(ctx, c, obj)
+	if err != nil {
+		reason := string(cloudclient.ReasonOf(err))
+		r.fail(obj, reason, failureMessage(err))
+		syncsTotal.WithLabelValues(r.Kind.Name(), reason).Inc()
+		log.V(1).Info("sync failed", "reason", reason, "error", err.Error())
+		return r.retryAfter(obj, err, interval), false
+	}
+
+	secretName := r.Kind.SecretName(obj)
+	var current map[string][]byte
+	if secretName != "" {
+		secret, owned, err := r.ownedSecret(ctx, obj, secretName)
+		switch {
+		case err != nil:
+			r.fail(obj, v1alpha1.ReasonCloudError, "cannot read Secret "+secretName)
+			return r.backoff(obj, interval), false
+		case secret != nil && !owned:
+			r.fail(obj, v1alpha1.ReasonSecretConflict, fmt.Sprintf(
+				"Secret %q exists and is not controlled by this object; it is left untouched", secretName))
+			syncsTotal.WithLabelValues(r.Kind.Name(), v1alpha1.ReasonSecretConflict).Inc()
+			return interval, false
+		case secret != nil:
+			current = secret.Data
+		}
+	}
+
+	applied := r.Kind.Apply(obj, data, current, now)
+	if secretName != "" && applied.SecretData != nil {
+		if err := r.writeSecret(ctx, obj, secretName, current, applied.SecretData); err != nil {
+			if apierrors.IsAlreadyExists(err) {
+				r.fail(obj, v1alpha1.ReasonSecretConflict, fmt.Sprintf(
+					"Secret %q exists and is not controlled by this object; it is left untouched", secretName))
+				return interval, false
+			}
+			r.fail(obj, v1alpha1.ReasonCloudError, "cannot write Secret "+secretName)
+			log.Error(err, "writing Secret failed", "secret", secretName)
+			return r.backoff(obj, interval), false
+		}
+	}
+	for _, e := range applied.Events {
+		r.Recorder.Eventf(obj, nil, e.Type, e.Reason, "Sync", e.Message)
+	}
+
+	setCondition(obj, v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonSynced, "the cloud's data is mirrored")
+	setCondition(obj, v1alpha1.ConditionSynced, metav1.ConditionTrue, v1alpha1.ReasonSynced, "the last cloud read succeeded")
+	st := obj.Sync()
+	st.ObservedGeneration = obj.GetGeneration()
+	st.SyncNowHandled = obj.GetAnnotations()[v1alpha1.AnnotationSyncNow]
+	syncsTotal.WithLabelValues(r.Kind.Name(), "success").Inc()
+	lastSuccess.WithLabelValues(r.Kind.Name(), obj.GetNamespace(), obj.GetName()).Set(float64(now.Unix()))
+	return jitter(interval), true
+}
+
+// fail records a failed sync: Synced turns False with reason; mirrored data,
+// Secrets and a True Ready (data present) are kept. An event marks the change.
+func (r *MirrorReconciler[T, D]) fail(obj T, reason, message string) {
+	conds := &obj.Sync().Conditions
+	prev := meta.FindStatusCondition(*conds, v1alpha1.ConditionSynced)
+	if prev == nil || prev.Reason != reason {
+		r.Recorder.Eventf(obj, nil, corev1.EventTypeWarning, reason, "Sync", message)
+	}
+	setCondition(obj, v1alpha1.ConditionSynced, metav1.ConditionFalse, reason, message)
+	if ready := meta.FindStatusCondition(*conds, v1alpha1.ConditionReady); ready == nil || ready.Status != metav1.ConditionTrue {
+		setCondition(obj, v1alpha1.ConditionReady, metav1.ConditionFalse, reason, "no data mirrored yet: "+message)
+	}
+	obj.Sync().SyncNowHandled = obj.GetAnnotations()[v1alpha1.AnnotationSyncNow]
+}
+
+// failureMessage is a fixed text per reason plus the cloud's error code and
+// request id: never a response body or a credential.
+func failureMessage(err error) string {
+	var ce *cloudclient.Error
+	if !errors.As(err, &ce) {
+		return "cloud request failed: no response (timeout or connection error)"
+	}
+	detail := ""
+	if ce.StatusCode != 0 {
+		detail = fmt.Sprintf(" (HTTP %d", ce.StatusCode)
+		if ce.Code != "" {
+			detail += ", " + ce.Code
+		}
+		if ce.RequestID != "" {
+			detail += ", request " + ce.RequestID
+		}
+		detail += ")"
+	}
+	switch ce.Reason {
+	case cloudclient.ReasonNotFound:
+		return "the cloud reports that the resource does not exist" + detail
+	case cloudclient.ReasonUnauthorized:
+		return "the cloud rejected the account's credentials" + detail
+	case cloudclient.ReasonForbidden:
+		return "the account is not permitted to read this resource" + detail
+	case cloudclient.ReasonThrottled:
+		return fmt.Sprintf("the cloud throttled the request; retrying after %s%s", ce.RetryAfter, detail)
+	case cloudclient.ReasonInvalidResponse:
+		return "the cloud's response could not be decoded" + detail
+	case cloudclient.ReasonNotOffered:
+		return ce.Message
+	default:
+		if ce.StatusCode == 0 {
+			return "cloud request failed: no response (timeout or connection error)"
+		}
+		return "cloud request failed" + detail
+	}
+}
+
+// retryAfter picks the wait after a failed fetch: the cloud's Retry-After
+// when throttled, exponential backoff for transient errors, and the refresh
+// interval for answers a retry will not change (NotFound, Forbidden…).
+func (r *MirrorReconciler[T, D]) retryAfter(obj T, err error, interval time.Duration) time.Duration {
+	switch cloudclient.ReasonOf(err) {
+	case cloudclient.ReasonThrottled:
+		return max(cloudclient.RetryAfter(err), time.Second)
+	case cloudclient.ReasonCloudError, cloudclient.ReasonInvalidResponse:
+		return r.backoff(obj, interval)
+	default:
+		return jitter(interval)
+	}
+}
+
+// backoff doubles from backoffBase per consecutive failure, capped at interval.
+func (r *MirrorReconciler[T, D]) backoff(obj T, interval time.Duration) time.Duration {
+	r.mu.Lock()
+	failures := 0
+	if rec, ok := r.records[client.ObjectKeyFromObject(obj)]; ok {
+		failures = rec.failures
+	}
+	r.mu.Unlock()
+	d := backoffBase << min(failures, 16)
+	return jitter(min(d, interval))
+}
+
+var errAccountRegistering = errors.New("account is Ready but not yet registered")
+
+// accountClient returns the account's cloud client, or an error whose text
+// says why the account cannot be used.
+func (r *MirrorReconciler[T, D]) accountClient(ctx context.Context, obj T) (*cloudclient.Client, error) {
+	key := types.NamespacedName{Namespace: obj.GetNamespace(), Name: obj.Mirror().AccountRef.Name}
+	c, _, err := r.Accounts.Client(key)
+	if err == nil {
+		return c, nil
+	}
+	if !errors.Is(err, ErrAccountNotReady) {
+		return nil, fmt.Errorf("CloudAccount %q: %v", key.Name, err)
+	}
+	var account v1alpha1.CloudAccount
+	if err := r.Get(ctx, key, &account); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, fmt.Errorf("accountRef: CloudAccount %q not found in namespace %q", key.Name, key.Namespace)
+		}
+		return nil, fmt.Errorf("CloudAccount %q cannot be read", key.Name)
+	}
+	ready := meta.FindStatusCondition(account.Status.Conditions, v1alpha1.ConditionReady)
+	if ready == nil {
+		return nil, fmt.Errorf("CloudAccount %q has not been checked yet", key.Name)
+	}
+	if ready.Status == metav1.ConditionTrue {
+		// Its controller has not registered it in this process yet (just started).
+		return nil, errAccountRegistering
+	}
+	return nil, fmt.Errorf("CloudAccount %q is not Ready (%s): %s", key.Name, ready.Reason, ready.Message)
+}
+
+// due says whether obj needs a cloud call now, or how long until it does.
+func (r *MirrorReconciler[T, D]) due(ctx context.Context, key types.NamespacedName, obj T, now time.Time) (time.Duration, bool) {
+	r.mu.Lock()
+	rec, ok := r.records[key]
+	r.mu.Unlock()
+	switch {
+	case !ok:
+		return 0, true
+	case rec.generation != obj.GetGeneration():
+		return 0, true
+	case rec.syncNow != obj.GetAnnotations()[v1alpha1.AnnotationSyncNow]:
+		return 0, true
+	case !now.Before(rec.nextSync):
+		return 0, true
+	}
+	// An owned Secret deleted or emptied by someone is restored now.
+	if name := r.Kind.SecretName(obj); name != "" && obj.Sync().ObservedGeneration != 0 {
+		var s corev1.Secret
+		if err := r.Get(ctx, types.NamespacedName{Namespace: obj.GetNamespace(), Name: name}, &s); apierrors.IsNotFound(err) {
+			return 0, true
+		}
+	}
+	return rec.nextSync.Sub(now), false
+}
+
+func (r *MirrorReconciler[T, D]) record(key types.NamespacedName, obj T, now time.Time, next time.Duration, succeeded bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.records == nil {
+		r.records = map[types.NamespacedName]*syncRecord{}
+	}
+	rec, ok := r.records[key]
+	if !ok {
+		rec = &syncRecord{}
+		r.records[key] = rec
+	}
+	rec.nextSync = now.Add(next)
+	rec.generation = obj.GetGeneration()
+	rec.syncNow = obj.GetAnnotations()[v1alpha1.AnnotationSyncNow]
+	if succeeded {
+		rec.failures = 0
+	} else {
+		rec.failures++
+	}
+}
+
+func (r *MirrorReconciler[T, D]) forget(key types.NamespacedName) {
+	r.mu.Lock()
+	delete(r.records, key)
+	r.mu.Unlock()
+	lastSuccess.DeleteLabelValues(r.Kind.Name(), key.Namespace, key.Name)
+}
+
+func (r *MirrorReconciler[T, D]) refreshInterval(obj T) time.Duration {
+	if ri := obj.Mirror().RefreshInterval; ri != nil && ri.Duration > 0 {
+		return ri.Duration
+	}
+	return r.Kind.DefaultRefreshInterval()
+}
+
+// writeStatus writes obj's status if it differs from before. The sync times
+// are a heartbeat: they move when status is written anyway, or once they are
+// older than max(Heartbeat, refreshInterval).
+func (r *MirrorReconciler[T, D]) writeStatus(ctx context.Context, before, obj T, now time.Time, succeeded bool) (ctrl.Result, error) {
+	st := obj.Sync()
+	changed := !equality.Semantic.DeepEqual(before, obj)
+	beat := max(r.Heartbeat, r.refreshInterval(obj))
+	stale := func(t *metav1.Time) bool { return t == nil || now.Sub(t.Time) >= beat }
+	stamp := &metav1.Time{Time: now.Truncate(time.Second)}
+	paused := obj.GetAnnotations()[v1alpha1.AnnotationPaused] == "true"
+	if !paused && (changed || stale(st.LastSyncTime)) {
+		st.LastSyncTime = stamp
+	}
+	if succeeded && (changed || stale(st.LastSuccessfulSyncTime)) {
+		st.LastSuccessfulSyncTime = stamp
+	}
+	if equality.Semantic.DeepEqual(before, obj) {
+		return ctrl.Result{}, nil
+	}
+	if err := r.Status().Update(ctx, obj); err != nil {
+		if apierrors.IsConflict(err) {
+			// The object moved on; force the next reconcile to sync again.
+			r.forget(client.ObjectKeyFromObject(obj))
+			return ctrl.Result{RequeueAfter: conflictRequeue}, nil
+		}
+		return ctrl.Result{}, err
+	}
+	return ctrl.Result{}, nil
+}
+
+// ownedSecret reads the named Secret from the cache of operator-labelled
+// Secrets, falling back to the API server so that an unlabelled Secret of the
+// same name is seen (and left alone). owned says obj controls it.
+func (r *MirrorReconciler[T, D]) ownedSecret(ctx context.Context, obj T, name string) (*corev1.Secret, bool, error) {
+	var s corev1.Secret
+	err := r.Get(ctx, types.NamespacedName{Namespace: obj.GetNamespace(), Name: name}, &s)
+	if apierrors.IsNotFound(err) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	ref := metav1.GetControllerOf(&s)
+	return &s, ref != nil && ref.UID == obj.GetUID(), nil
+}
+
+// writeSecret creates or updates the owned Secret only when its data differs.
+func (r *MirrorReconciler[T, D]) writeSecret(ctx context.Context, obj T, name string, current, data map[string][]byte) error {
+	if current != nil && equality.Semantic.DeepEqual(current, data) {
+		return nil
+	}
+	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: obj.GetNamespace(), Name: name}}
+	if current == nil {
+		s.Labels = map[string]string{v1alpha1.LabelManagedBy: v1alpha1.ManagedByValue}
+		s.Type = corev1.SecretTypeOpaque
+		s.Data = data
+		if err := ctrl.SetControllerReference(obj, s, r.Scheme()); err != nil {
+			return err
+		}
+		return r.Create(ctx, s)
+	}
+	if err := r.Get(ctx, client.ObjectKeyFromObject(s), s); err != nil {
+		return err
+	}
+	s.Data = data
+	return r.Update(ctx, s)
+}
+
+func setCondition(obj v1alpha1.Mirrored, condType string, status metav1.ConditionStatus, reason, message string) {
+	meta.SetStatusCondition(&obj.Sync().Conditions, metav1.Condition{
+		Type: condType, Status: status, Reason: reason, Message: message, ObservedGeneration: obj.GetGeneration(),
+	})
+}
+
+// jitter spreads d by ±10% so many objects do not fire together.
+func jitter(d time.Duration) time.Duration {
+	return time.Duration(float64(d) * (1 - jitterFraction + 2*jitterFraction*rand.Float64()))
+}
+
+// SetupWithManager watches the kind, its owned Secrets, and its accounts.
+func (r *MirrorReconciler[T, D]) SetupWithManager(ctx context.Context, mgr ctrl.Manager) error {
+	if err := mgr.GetFieldIndexer().IndexField(ctx, r.Kind.New(), fieldIndexAccountName, func(o client.Object) []string {
+		return []string{o.(T).Mirror().AccountRef.Name}
+	}); err != nil {
+		return err
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		For(r.Kind.New(), builder.WithPredicates(predicate.Or(
+			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
+		Owns(&corev1.Secret{}, builder.WithPredicates(predicate.ResourceVersionChangedPredicate{})).
+		Watches(&v1alpha1.CloudAccount{}, handler.EnqueueRequestsFromMapFunc(r.dependents),
+			builder.WithPredicates(accountReadinessChanged{})).
+		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.Workers, 1)}).
+		Named(r.Kind.Name()).
+		Complete(r)
+}
+
+// dependents lists the objects of this kind that use account, through the
+// field index on spec.accountRef.name.
+func (r *MirrorReconciler[T, D]) dependents(ctx context.Context, account client.Object) []ctrl.Request {
+	gvk, err := apiutil.GVKForObject(r.Kind.New(), r.Scheme())
+	if err != nil {
+		return nil
+	}
+	obj, err := r.Scheme().New(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
+	if err != nil {
+		return nil
+	}
+	list := obj.(client.ObjectList)
+	if err := r.List(ctx, list, client.InNamespace(account.GetNamespace()),
+		client.MatchingFields{fieldIndexAccountName: account.GetName()}); err != nil {
+		logf.FromContext(ctx).Error(err, "listing objects of account", "account", account.GetName())
+		return nil
+	}
+	items, err := meta.ExtractList(list)
+	if err != nil {
+		return nil
+	}
+	requests := make([]ctrl.Request, 0, len(items))
+	for _, item := range items {
+		o := item.(client.Object)
+		requests = append(requests, ctrl.Request{NamespacedName: client.ObjectKeyFromObject(o)})
+	}
+	return requests
+}
+
+// accountReadinessChanged passes CloudAccount events that can change whether
+// dependents may sync: creation, deletion and a flip of the Ready condition.
+type accountReadinessChanged struct {
+	predicate.Funcs
+}
+
+func (accountReadinessChanged) Update(e event.UpdateEvent) bool {
+	oldA, okOld := e.ObjectOld.(*v1alpha1.CloudAccount)
+	newA, okNew := e.ObjectNew.(*v1alpha1.CloudAccount)
+	if !okOld || !okNew {
+		return false
+	}
+	return meta.IsStatusConditionTrue(oldA.Status.Conditions, v1alpha1.ConditionReady) !=
+		meta.IsStatusConditionTrue(newA.Status.Conditions, v1alpha1.ConditionReady)
+}
+
+func (accountReadinessChanged) Create(event.CreateEvent) bool   { return true }
+func (accountReadinessChanged) Delete(event.DeleteEvent) bool   { return true }
+func (accountReadinessChanged) Generic(event.GenericEvent) bool { return false }
