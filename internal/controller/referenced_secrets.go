@@ -66,6 +66,20 @@ func (r *ReferencedSecrets) Get(ctx context.Context, referrer, secret types.Name
 	return obj.(*corev1.Secret), nil
 }
 
+// Start blocks until ctx ends, then stops every watch. Added to the manager as
+// a Runnable so no watch outlives it.
+func (r *ReferencedSecrets) Start(ctx context.Context) error {
+	<-ctx.Done()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for key, w := range r.watches {
+		w.stop()
+		delete(r.watches, key)
+	}
+	r.referrers = map[types.NamespacedName]types.NamespacedName{}
+	return nil
+}
+
 // Forget drops referrer's watch, stopping the informer when no one else uses it.
 func (r *ReferencedSecrets) Forget(referrer types.NamespacedName) {
 	r.mu.Lock()

@@ -31,6 +31,9 @@ type Options struct {
 func SetupWithManager(mgr ctrl.Manager, clientset kubernetes.Interface, opts Options) error {
 	accounts := NewAccounts(opts.Pool)
 	secrets := NewReferencedSecrets(clientset, NewCloudAccountEvent)
+	if err := mgr.Add(secrets); err != nil {
+		return err
+	}
 	if err := (&CloudAccountReconciler{Client: mgr.GetClient(), Accounts: accounts, Secrets: secrets}).SetupWithManager(mgr); err != nil {
 		return err
 	}

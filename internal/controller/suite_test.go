@@ -46,6 +46,7 @@ var (
 	simServer  *httptest.Server
 	testScheme = runtime.NewScheme()
 	cancelMgr  context.CancelFunc
+	mgrDone    = make(chan struct{})
 	logs       = &logBuffer{}
 	nsCounter  atomic.Int32
 )
@@ -97,6 +98,7 @@ var _ = BeforeSuite(func() {
 	ctx, cancelMgr = context.WithCancel(context.Background())
 	go func() {
 		defer GinkgoRecover()
+		defer close(mgrDone)
 		Expect(mgr.Start(ctx)).To(Succeed())
 	}()
 })
@@ -104,8 +106,10 @@ var _ = BeforeSuite(func() {
 var _ = AfterSuite(func() {
 	if cancelMgr != nil {
 		cancelMgr()
+		Eventually(mgrDone, 30*time.Second).Should(BeClosed())
 	}
 	if simServer != nil {
+		sim.Close() // releases requests held by a Hang fault
 		simServer.Close()
 	}
 	if testEnv != nil {
