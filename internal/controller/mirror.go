@@ -70,6 +70,9 @@ type syncRecord struct {
 	generation int64
 	syncNow    string
 	failures   int
+	// awaitingAccount: the last sync found the account unusable, so the
+	// object is due as soon as the account is registered.
+	awaitingAccount bool
 }
 
 // MirrorReconciler is the one sync skeleton every mirrored kind runs on:
@@ -132,8 +135,9 @@ func (r *MirrorReconciler[T, D]) Reconcile(ctx context.Context, req ctrl.Request
 		return ctrl.Result{RequeueAfter: wait}, nil
 	}
 
-	next, succeeded := r.sync(ctx, obj, now)
-	r.record(req.NamespacedName, obj, now, next, succeeded)
+	next, outcome := r.sync(ctx, obj, now)
+	succeeded := outcome == syncSucceeded
+	r.record(req.NamespacedName, obj, now, next, outcome)
 	result, err := r.writeStatus(ctx, before, obj, now, succeeded)
 	if result.RequeueAfter == 0 && err == nil {
 		result.RequeueAfter = next
@@ -141,20 +145,29 @@ func (r *MirrorReconciler[T, D]) Reconcile(ctx context.Context, req ctrl.Request
 	return result, err
 }
 
+// syncOutcome is how one sync ended.
+type syncOutcome int
+
+const (
+	syncSucceeded syncOutcome = iota
+	syncFailed
+	syncAwaitingAccount
+)
+
 // sync makes the cloud call and maps the outcome onto obj; it returns when
-// the next sync is due and whether this one succeeded.
-func (r *MirrorReconciler[T, D]) sync(ctx context.Context, obj T, now time.Time) (time.Duration, bool) {
+// the next sync is due and how this one ended.
+func (r *MirrorReconciler[T, D]) sync(ctx context.Context, obj T, now time.Time) (time.Duration, syncOutcome) {
 	interval := r.refreshInterval(obj)
 	log := logf.FromContext(ctx)
 
 	c, err := r.accountClient(ctx, obj)
 	if err != nil {
 		if errors.Is(err, errAccountRegistering) {
-			return accountRegisterWait, false
+			return accountRegisterWait, syncAwaitingAccount
 		}
 		r.fail(obj, v1alpha1.ReasonAccountNotReady, err.Error())
 		syncsTotal.WithLabelValues(r.Kind.Name(), v1alpha1.ReasonAccountNotReady).Inc()
-		return min(interval, accountNotReadyRetry), false
+		return min(interval, accountNotReadyRetry), syncAwaitingAccount
 	}
 
 	data, err := r.Kind.Fetch(ctx, c, obj)
@@ -163,7 +176,7 @@ func (r *MirrorReconciler[T, D]) sync(ctx context.Context, obj T, now time.Time)
 		r.fail(obj, reason, failureMessage(err))
 		syncsTotal.WithLabelValues(r.Kind.Name(), reason).Inc()
 		log.V(1).Info("sync failed", "reason", reason, "error", err.Error())
-		return r.retryAfter(obj, err, interval), false
+		return r.retryAfter(obj, err, interval), syncFailed
 	}
 
 	secretName := r.Kind.SecretName(obj)
@@ -173,12 +186,12 @@ func (r *MirrorReconciler[T, D]) sync(ctx context.Context, obj T, now time.Time)
 		switch {
 		case err != nil:
 			r.fail(obj, v1alpha1.ReasonCloudError, "cannot read Secret "+secretName)
-			return r.backoff(obj, interval), false
+			return r.backoff(obj, interval), syncFailed
 		case secret != nil && !owned:
 			r.fail(obj, v1alpha1.ReasonSecretConflict, fmt.Sprintf(
 				"Secret %q exists and is not controlled by this object; it is left untouched", secretName))
 			syncsTotal.WithLabelValues(r.Kind.Name(), v1alpha1.ReasonSecretConflict).Inc()
-			return interval, false
+			return interval, syncFailed
 		case secret != nil:
 			current = secret.Data
 		}
@@ -190,11 +203,11 @@ func (r *MirrorReconciler[T, D]) sync(ctx context.Context, obj T, now time.Time)
 			if apierrors.IsAlreadyExists(err) {
 				r.fail(obj, v1alpha1.ReasonSecretConflict, fmt.Sprintf(
 					"Secret %q exists and is not controlled by this object; it is left untouched", secretName))
-				return interval, false
+				return interval, syncFailed
 			}
 			r.fail(obj, v1alpha1.ReasonCloudError, "cannot write Secret "+secretName)
 			log.Error(err, "writing Secret failed", "secret", secretName)
-			return r.backoff(obj, interval), false
+			return r.backoff(obj, interval), syncFailed
 		}
 	}
 	for _, e := range applied.Events {
@@ -208,7 +221,7 @@ func (r *MirrorReconciler[T, D]) sync(ctx context.Context, obj T, now time.Time)
 	st.SyncNowHandled = obj.GetAnnotations()[v1alpha1.AnnotationSyncNow]
 	syncsTotal.WithLabelValues(r.Kind.Name(), "success").Inc()
 	lastSuccess.WithLabelValues(r.Kind.Name(), obj.GetNamespace(), obj.GetName()).Set(float64(now.Unix()))
-	return jitter(interval), true
+	return jitter(interval), syncSucceeded
 }
 
 // fail records a failed sync: Synced turns False with reason; mirrored data,
@@ -336,6 +349,9 @@ func (r *MirrorReconciler[T, D]) due(ctx context.Context, key types.NamespacedNa
 		return 0, true
 	case !now.Before(rec.nextSync):
 		return 0, true
+	case rec.awaitingAccount:
+		// No cloud call happens until the account is usable, so re-checking is free.
+		return 0, true
 	}
 	// An owned Secret deleted or emptied by someone is restored now.
 	if name := r.Kind.SecretName(obj); name != "" && obj.Sync().ObservedGeneration != 0 {
@@ -347,7 +363,7 @@ func (r *MirrorReconciler[T, D]) due(ctx context.Context, key types.NamespacedNa
 	return rec.nextSync.Sub(now), false
 }
 
-func (r *MirrorReconciler[T, D]) record(key types.NamespacedName, obj T, now time.Time, next time.Duration, succeeded bool) {
+func (r *MirrorReconciler[T, D]) record(key types.NamespacedName, obj T, now time.Time, next time.Duration, outcome syncOutcome) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.records == nil {
@@ -361,7 +377,8 @@ func (r *MirrorReconciler[T, D]) record(key types.NamespacedName, obj T, now tim
 	rec.nextSync = now.Add(next)
 	rec.generation = obj.GetGeneration()
 	rec.syncNow = obj.GetAnnotations()[v1alpha1.AnnotationSyncNow]
-	if succeeded {
+	rec.awaitingAccount = outcome == syncAwaitingAccount
+	if outcome == syncSucceeded {
 		rec.failures = 0
 	} else {
 		rec.failures++
@@ -509,7 +526,8 @@ func (r *MirrorReconciler[T, D]) dependents(ctx context.Context, account client.
 }
 
 // accountReadinessChanged passes CloudAccount events that can change whether
-// dependents may sync: creation, deletion and a flip of the Ready condition.
+// dependents may sync, or why not: creation, deletion, and a change of the
+// Ready condition's status or reason.
 type accountReadinessChanged struct {
 	predicate.Funcs
 }
@@ -520,8 +538,13 @@ func (accountReadinessChanged) Update(e event.UpdateEvent) bool {
 	if !okOld || !okNew {
 		return false
 	}
-	return meta.IsStatusConditionTrue(oldA.Status.Conditions, v1alpha1.ConditionReady) !=
-		meta.IsStatusConditionTrue(newA.Status.Conditions, v1alpha1.ConditionReady)
+	summary := func(a *v1alpha1.CloudAccount) string {
+		if c := meta.FindStatusCondition(a.Status.Conditions, v1alpha1.ConditionReady); c != nil {
+			return string(c.Status) + "/" + c.Reason
+		}
+		return ""
+	}
+	return summary(oldA) != summary(newA)
 }
 
 func (accountReadinessChanged) Create(event.CreateEvent) bool   { return true }

@@ -59,6 +59,8 @@ func TestControllers(t *testing.T) {
 var _ = BeforeSuite(func() {
 	logf.SetLogger(zap.New(zap.WriteTo(&teeWriter{GinkgoWriter, logs}), zap.UseDevMode(true)))
 
+	SetDefaultEventuallyTimeout(20 * time.Second)
+	SetDefaultEventuallyPollingInterval(100 * time.Millisecond)
 	Expect(clientgoscheme.AddToScheme(testScheme)).To(Succeed())
 	Expect(v1alpha1.AddToScheme(testScheme)).To(Succeed())
 
