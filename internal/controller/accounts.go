@@ -45,6 +45,14 @@ func (a *Accounts) Delete(key types.NamespacedName) {
 	delete(a.configs, key)
 }
 
+// Registered says whether the account has a registered configuration.
+func (a *Accounts) Registered(key types.NamespacedName) bool {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	_, ok := a.configs[key]
+	return ok
+}
+
 // Client returns the cloud client of a Ready account, or ErrAccountNotReady.
 func (a *Accounts) Client(key types.NamespacedName) (*cloudclient.Client, cloudclient.Config, error) {
 	a.mu.RLock()

@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -36,12 +37,15 @@ type CloudAccountReconciler struct {
 	client.Client
 	Accounts *Accounts
 	Secrets  *ReferencedSecrets
+
+	mu       sync.Mutex
+	failures map[types.NamespacedName]int // consecutive transient failures, for backoff
 }
 
 // +kubebuilder:rbac:groups=modelarts.cloudmirror.io,resources=cloudaccounts,verbs=get;list;watch
 // +kubebuilder:rbac:groups=modelarts.cloudmirror.io,resources=cloudaccounts/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
-// +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // Reconcile computes the account's status from its spec and Secret and writes it only if it changed.
 func (r *CloudAccountReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
@@ -65,16 +69,23 @@ func (r *CloudAccountReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	}
 	status.Endpoints = &v1alpha1.ResolvedEndpoints{IAM: check.endpoints.IAM, ModelArts: check.endpoints.ModelArts, ROMA: check.endpoints.ROMA}
 	readyStatus := metav1.ConditionFalse
-	if check.ready {
+	keepRegistered := check.retryable != nil && r.Accounts.Registered(req.NamespacedName)
+	switch {
+	case check.ready:
 		readyStatus = metav1.ConditionTrue
 		r.Accounts.Set(req.NamespacedName, check.config)
-	} else {
+	case keepRegistered:
+		// A transient failure (IAM briefly down) keeps the last good
+		// configuration, and its cached token, serving dependents.
+	default:
 		r.Accounts.Delete(req.NamespacedName)
 	}
-	meta.SetStatusCondition(&status.Conditions, metav1.Condition{
-		Type: v1alpha1.ConditionReady, Status: readyStatus, Reason: check.reason, Message: check.message,
-		ObservedGeneration: account.Generation,
-	})
+	if !keepRegistered {
+		meta.SetStatusCondition(&status.Conditions, metav1.Condition{
+			Type: v1alpha1.ConditionReady, Status: readyStatus, Reason: check.reason, Message: check.message,
+			ObservedGeneration: account.Generation,
+		})
+	}
 
 	if !equality.Semantic.DeepEqual(before, status) {
 		if err := r.Status().Update(ctx, &account); err != nil {
@@ -86,10 +97,29 @@ func (r *CloudAccountReconciler) Reconcile(ctx context.Context, req ctrl.Request
 		logf.FromContext(ctx).Info("account status updated", "ready", check.ready, "reason", check.reason, "authMethod", check.method)
 	}
 	if check.retryable != nil {
-		// Transient: let the workqueue back off exponentially.
-		return ctrl.Result{}, check.retryable
+		logf.FromContext(ctx).V(1).Info("account check failed; retrying", "error", check.retryable.Error())
+		return ctrl.Result{RequeueAfter: r.retryAfter(req.NamespacedName, check.retryable)}, nil
 	}
+	r.mu.Lock()
+	delete(r.failures, req.NamespacedName)
+	r.mu.Unlock()
 	return ctrl.Result{RequeueAfter: r.recheckAfter(check)}, nil
+}
+
+// retryAfter honours the cloud's Retry-After when throttled, and otherwise
+// backs off from backoffBase, doubling per consecutive failure up to 5 minutes.
+func (r *CloudAccountReconciler) retryAfter(key types.NamespacedName, err error) time.Duration {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.failures == nil {
+		r.failures = map[types.NamespacedName]int{}
+	}
+	n := r.failures[key]
+	r.failures[key] = n + 1
+	if cloudclient.IsThrottled(err) {
+		return max(cloudclient.RetryAfter(err), time.Second)
+	}
+	return jitter(min(backoffBase<<min(n, 16), 5*time.Minute))
 }
 
 // recheckAfter keeps a password account's token expiry in status current:
@@ -151,7 +181,7 @@ func (r *CloudAccountReconciler) check(ctx context.Context, account *v1alpha1.Cl
 		token, err := c.Token(ctx)
 		if err != nil {
 			out.reason = string(cloudclient.ReasonOf(err))
-			out.message = "IAM token request failed: " + err.Error()
+			out.message = "IAM token request failed: " + failureMessage(err)
 			if out.reason == string(cloudclient.ReasonCloudError) || out.reason == string(cloudclient.ReasonThrottled) ||
 				out.reason == string(cloudclient.ReasonInvalidResponse) {
 				out.retryable = err

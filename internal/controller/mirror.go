@@ -2,9 +2,12 @@ package controller
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"reflect"
+	"sort"
 	"sync"
 	"time"
 
@@ -73,6 +76,10 @@ type syncRecord struct {
 	// awaitingAccount: the last sync found the account unusable, so the
 	// object is due as soon as the account is registered.
 	awaitingAccount bool
+	// uid tells a re-created object of the same name from the old one.
+	uid types.UID
+	// secretDigest is a digest of the owned Secret's data as last written.
+	secretDigest string
 }
 
 // MirrorReconciler is the one sync skeleton every mirrored kind runs on:
@@ -80,6 +87,8 @@ type syncRecord struct {
 // changed, and requeue after the refresh interval with jitter.
 type MirrorReconciler[T v1alpha1.Mirrored, D any] struct {
 	client.Client
+	// APIReader reads past the cache (which holds only labelled Secrets).
+	APIReader client.Reader
 	Kind      Kind[T, D]
 	Accounts  *Accounts
 	Recorder  events.EventRecorder
@@ -97,7 +106,6 @@ const (
 	accountNotReadyRetry  = 30 * time.Second
 	accountRegisterWait   = time.Second
 	jitterFraction        = 0.1
-	conflictRequeue       = time.Second
 	fieldIndexAccountName = ".spec.accountRef.name"
 )
 
@@ -170,6 +178,25 @@ func (r *MirrorReconciler[T, D]) sync(ctx context.Context, obj T, now time.Time)
 		return min(interval, accountNotReadyRetry), syncAwaitingAccount
 	}
 
+	// Check the owned Secret before the cloud call: a Secret controlled by
+	// something else is left alone, and costs the cloud nothing.
+	secretName := r.Kind.SecretName(obj)
+	var current *corev1.Secret
+	if secretName != "" {
+		current, err = r.ownedSecret(ctx, obj, secretName)
+		if errors.Is(err, errSecretConflict) {
+			r.fail(obj, v1alpha1.ReasonSecretConflict, fmt.Sprintf(
+				"Secret %q exists and is not controlled by this object; it is left untouched", secretName))
+			syncsTotal.WithLabelValues(r.Kind.Name(), v1alpha1.ReasonSecretConflict).Inc()
+			return jitter(interval), syncFailed
+		}
+		if err != nil {
+			r.fail(obj, v1alpha1.ReasonCloudError, "cannot read Secret "+secretName)
+			log.Error(err, "reading Secret failed", "secret", secretName)
+			return r.backoff(obj, interval), syncFailed
+		}
+	}
+
 	data, err := r.Kind.Fetch(ctx, c, obj)
 	if err != nil {
 		reason := string(cloudclient.ReasonOf(err))
@@ -179,39 +206,30 @@ func (r *MirrorReconciler[T, D]) sync(ctx context.Context, obj T, now time.Time)
 		return r.retryAfter(obj, err, interval), syncFailed
 	}
 
-	secretName := r.Kind.SecretName(obj)
-	var current map[string][]byte
-	if secretName != "" {
-		secret, owned, err := r.ownedSecret(ctx, obj, secretName)
-		switch {
-		case err != nil:
-			r.fail(obj, v1alpha1.ReasonCloudError, "cannot read Secret "+secretName)
-			return r.backoff(obj, interval), syncFailed
-		case secret != nil && !owned:
-			r.fail(obj, v1alpha1.ReasonSecretConflict, fmt.Sprintf(
-				"Secret %q exists and is not controlled by this object; it is left untouched", secretName))
-			syncsTotal.WithLabelValues(r.Kind.Name(), v1alpha1.ReasonSecretConflict).Inc()
-			return interval, syncFailed
-		case secret != nil:
-			current = secret.Data
-		}
+	// Apply maps onto obj; if the Secret cannot be written, obj goes back to
+	// what it held, so status never runs ahead of the Secret.
+	snapshot := obj.DeepCopyObject().(T)
+	var currentData map[string][]byte
+	if current != nil {
+		currentData = current.Data
 	}
-
-	applied := r.Kind.Apply(obj, data, current, now)
+	applied := r.Kind.Apply(obj, data, currentData, now)
 	if secretName != "" && applied.SecretData != nil {
 		if err := r.writeSecret(ctx, obj, secretName, current, applied.SecretData); err != nil {
+			restore(obj, snapshot)
 			if apierrors.IsAlreadyExists(err) {
 				r.fail(obj, v1alpha1.ReasonSecretConflict, fmt.Sprintf(
 					"Secret %q exists and is not controlled by this object; it is left untouched", secretName))
-				return interval, syncFailed
+				return jitter(interval), syncFailed
 			}
 			r.fail(obj, v1alpha1.ReasonCloudError, "cannot write Secret "+secretName)
 			log.Error(err, "writing Secret failed", "secret", secretName)
 			return r.backoff(obj, interval), syncFailed
 		}
+		r.rememberSecret(client.ObjectKeyFromObject(obj), applied.SecretData)
 	}
 	for _, e := range applied.Events {
-		r.Recorder.Eventf(obj, nil, e.Type, e.Reason, "Sync", e.Message)
+		r.Recorder.Eventf(obj, nil, e.Type, e.Reason, "Sync", "%s", e.Message)
 	}
 
 	setCondition(obj, v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonSynced, "the cloud's data is mirrored")
@@ -230,7 +248,7 @@ func (r *MirrorReconciler[T, D]) fail(obj T, reason, message string) {
 	conds := &obj.Sync().Conditions
 	prev := meta.FindStatusCondition(*conds, v1alpha1.ConditionSynced)
 	if prev == nil || prev.Reason != reason {
-		r.Recorder.Eventf(obj, nil, corev1.EventTypeWarning, reason, "Sync", message)
+		r.Recorder.Eventf(obj, nil, corev1.EventTypeWarning, reason, "Sync", "%s", message)
 	}
 	setCondition(obj, v1alpha1.ConditionSynced, metav1.ConditionFalse, reason, message)
 	if ready := meta.FindStatusCondition(*conds, v1alpha1.ConditionReady); ready == nil || ready.Status != metav1.ConditionTrue {
@@ -239,8 +257,10 @@ func (r *MirrorReconciler[T, D]) fail(obj T, reason, message string) {
 	obj.Sync().SyncNowHandled = obj.GetAnnotations()[v1alpha1.AnnotationSyncNow]
 }
 
-// failureMessage is a fixed text per reason plus the cloud's error code and
-// request id: never a response body or a credential.
+// failureMessage is a fixed text per reason plus the HTTP status and the
+// cloud's error code: never a response body or a credential, and nothing that
+// differs between requests (request ids go to the log), so a persistent
+// failure does not rewrite status on every retry.
 func failureMessage(err error) string {
 	var ce *cloudclient.Error
 	if !errors.As(err, &ce) {
@@ -252,9 +272,6 @@ func failureMessage(err error) string {
 		if ce.Code != "" {
 			detail += ", " + ce.Code
 		}
-		if ce.RequestID != "" {
-			detail += ", request " + ce.RequestID
-		}
 		detail += ")"
 	}
 	switch ce.Reason {
@@ -265,7 +282,7 @@ func failureMessage(err error) string {
 	case cloudclient.ReasonForbidden:
 		return "the account is not permitted to read this resource" + detail
 	case cloudclient.ReasonThrottled:
-		return fmt.Sprintf("the cloud throttled the request; retrying after %s%s", ce.RetryAfter, detail)
+		return "the cloud throttled the request; retrying after its Retry-After" + detail
 	case cloudclient.ReasonInvalidResponse:
 		return "the cloud's response could not be decoded" + detail
 	case cloudclient.ReasonNotOffered:
@@ -343,6 +360,8 @@ func (r *MirrorReconciler[T, D]) due(ctx context.Context, key types.NamespacedNa
 	switch {
 	case !ok:
 		return 0, true
+	case rec.uid != obj.GetUID():
+		return 0, true
 	case rec.generation != obj.GetGeneration():
 		return 0, true
 	case rec.syncNow != obj.GetAnnotations()[v1alpha1.AnnotationSyncNow]:
@@ -353,10 +372,11 @@ func (r *MirrorReconciler[T, D]) due(ctx context.Context, key types.NamespacedNa
 		// No cloud call happens until the account is usable, so re-checking is free.
 		return 0, true
 	}
-	// An owned Secret deleted or emptied by someone is restored now.
-	if name := r.Kind.SecretName(obj); name != "" && obj.Sync().ObservedGeneration != 0 {
+	// An owned Secret that someone deleted, edited or unlabelled is restored now.
+	if name := r.Kind.SecretName(obj); name != "" && rec.secretDigest != "" {
 		var s corev1.Secret
-		if err := r.Get(ctx, types.NamespacedName{Namespace: obj.GetNamespace(), Name: name}, &s); apierrors.IsNotFound(err) {
+		err := r.Get(ctx, types.NamespacedName{Namespace: obj.GetNamespace(), Name: name}, &s)
+		if apierrors.IsNotFound(err) || (err == nil && digest(s.Data) != rec.secretDigest) {
 			return 0, true
 		}
 	}
@@ -377,10 +397,12 @@ func (r *MirrorReconciler[T, D]) record(key types.NamespacedName, obj T, now tim
 	rec.nextSync = now.Add(next)
 	rec.generation = obj.GetGeneration()
 	rec.syncNow = obj.GetAnnotations()[v1alpha1.AnnotationSyncNow]
+	rec.uid = obj.GetUID()
 	rec.awaitingAccount = outcome == syncAwaitingAccount
-	if outcome == syncSucceeded {
+	switch outcome {
+	case syncSucceeded:
 		rec.failures = 0
-	} else {
+	case syncFailed:
 		rec.failures++
 	}
 }
@@ -418,53 +440,97 @@ func (r *MirrorReconciler[T, D]) writeStatus(ctx context.Context, before, obj T,
 	if equality.Semantic.DeepEqual(before, obj) {
 		return ctrl.Result{}, nil
 	}
-	if err := r.Status().Update(ctx, obj); err != nil {
-		if apierrors.IsConflict(err) {
-			// The object moved on; force the next reconcile to sync again.
-			r.forget(client.ObjectKeyFromObject(obj))
-			return ctrl.Result{RequeueAfter: conflictRequeue}, nil
-		}
-		return ctrl.Result{}, err
-	}
-	return ctrl.Result{}, nil
+	// A merge patch of status: the operator owns status, so no optimistic
+	// lock is needed and a concurrent spec or label edit causes no conflict.
+	return ctrl.Result{}, r.Status().Patch(ctx, obj, client.MergeFrom(before))
 }
 
-// ownedSecret reads the named Secret from the cache of operator-labelled
-// Secrets, falling back to the API server so that an unlabelled Secret of the
-// same name is seen (and left alone). owned says obj controls it.
-func (r *MirrorReconciler[T, D]) ownedSecret(ctx context.Context, obj T, name string) (*corev1.Secret, bool, error) {
-	var s corev1.Secret
-	err := r.Get(ctx, types.NamespacedName{Namespace: obj.GetNamespace(), Name: name}, &s)
+var errSecretConflict = errors.New("Secret controlled by another object")
+
+// ownedSecret returns the named Secret (nil if it does not exist), or
+// errSecretConflict if obj does not control it. The cache holds only
+// operator-labelled Secrets, so a miss is confirmed with the API server: an
+// unlabelled Secret of that name is someone else's, or ours with the label
+// removed (writeSecret puts it back).
+func (r *MirrorReconciler[T, D]) ownedSecret(ctx context.Context, obj T, name string) (*corev1.Secret, error) {
+	key := types.NamespacedName{Namespace: obj.GetNamespace(), Name: name}
+	s := &corev1.Secret{}
+	err := r.Get(ctx, key, s)
 	if apierrors.IsNotFound(err) {
-		return nil, false, nil
+		err = r.APIReader.Get(ctx, key, s)
+	}
+	if apierrors.IsNotFound(err) {
+		return nil, nil
 	}
 	if err != nil {
-		return nil, false, err
+		return nil, err
 	}
-	ref := metav1.GetControllerOf(&s)
-	return &s, ref != nil && ref.UID == obj.GetUID(), nil
+	if ref := metav1.GetControllerOf(s); ref == nil || ref.UID != obj.GetUID() {
+		return nil, errSecretConflict
+	}
+	return s, nil
 }
 
-// writeSecret creates or updates the owned Secret only when its data differs.
-func (r *MirrorReconciler[T, D]) writeSecret(ctx context.Context, obj T, name string, current, data map[string][]byte) error {
-	if current != nil && equality.Semantic.DeepEqual(current, data) {
-		return nil
-	}
-	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: obj.GetNamespace(), Name: name}}
+// writeSecret creates the owned Secret, or updates it only when its data or
+// label differ from what is wanted.
+func (r *MirrorReconciler[T, D]) writeSecret(ctx context.Context, obj T, name string, current *corev1.Secret, data map[string][]byte) error {
 	if current == nil {
-		s.Labels = map[string]string{v1alpha1.LabelManagedBy: v1alpha1.ManagedByValue}
-		s.Type = corev1.SecretTypeOpaque
-		s.Data = data
+		s := &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Namespace: obj.GetNamespace(), Name: name,
+				Labels: map[string]string{v1alpha1.LabelManagedBy: v1alpha1.ManagedByValue}},
+			Type: corev1.SecretTypeOpaque,
+			Data: data,
+		}
 		if err := ctrl.SetControllerReference(obj, s, r.Scheme()); err != nil {
 			return err
 		}
 		return r.Create(ctx, s)
 	}
-	if err := r.Get(ctx, client.ObjectKeyFromObject(s), s); err != nil {
-		return err
+	if equality.Semantic.DeepEqual(current.Data, data) && current.Labels[v1alpha1.LabelManagedBy] == v1alpha1.ManagedByValue {
+		return nil
 	}
+	s := current.DeepCopy()
 	s.Data = data
+	if s.Labels == nil {
+		s.Labels = map[string]string{}
+	}
+	s.Labels[v1alpha1.LabelManagedBy] = v1alpha1.ManagedByValue
 	return r.Update(ctx, s)
+}
+
+// rememberSecret keeps a digest of the data last written, so that due() can
+// tell when someone edited, emptied or deleted the Secret and restore it.
+func (r *MirrorReconciler[T, D]) rememberSecret(key types.NamespacedName, data map[string][]byte) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if rec, ok := r.records[key]; ok {
+		rec.secretDigest = digest(data)
+	} else {
+		if r.records == nil {
+			r.records = map[types.NamespacedName]*syncRecord{}
+		}
+		r.records[key] = &syncRecord{secretDigest: digest(data)}
+	}
+}
+
+// digest is a SHA-256 over the sorted keys and values; it stays in memory.
+func digest(data map[string][]byte) string {
+	keys := make([]string, 0, len(data))
+	for k := range data {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	h := sha256.New()
+	for _, k := range keys {
+		fmt.Fprintf(h, "%d:%s%d:", len(k), k, len(data[k]))
+		h.Write(data[k])
+	}
+	return string(h.Sum(nil))
+}
+
+// restore sets *dst to *src; T is always a pointer to a struct.
+func restore[T any](dst, src T) {
+	reflect.ValueOf(dst).Elem().Set(reflect.ValueOf(src).Elem())
 }
 
 func setCondition(obj v1alpha1.Mirrored, condType string, status metav1.ConditionStatus, reason, message string) {

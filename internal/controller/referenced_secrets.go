@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -26,6 +27,8 @@ type ReferencedSecrets struct {
 	newObject func(types.NamespacedName) event.GenericEvent
 
 	mu        sync.Mutex
+	ctx       context.Context // the manager's, once started; nil before
+	stopped   bool
 	watches   map[types.NamespacedName]*secretWatch
 	referrers map[types.NamespacedName]types.NamespacedName // referrer → Secret
 }
@@ -53,7 +56,10 @@ func (r *ReferencedSecrets) Events() <-chan event.GenericEvent { return r.events
 // Get returns the referenced Secret (nil if it does not exist), starting a watch
 // on it for referrer if there is none yet, and dropping referrer's previous one.
 func (r *ReferencedSecrets) Get(ctx context.Context, referrer, secret types.NamespacedName) (*corev1.Secret, error) {
-	w := r.track(referrer, secret)
+	w, err := r.track(referrer, secret)
+	if err != nil {
+		return nil, err
+	}
 	syncCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	if !cache.WaitForCacheSync(syncCtx.Done(), w.informer.HasSynced) {
@@ -69,9 +75,13 @@ func (r *ReferencedSecrets) Get(ctx context.Context, referrer, secret types.Name
 // Start blocks until ctx ends, then stops every watch. Added to the manager as
 // a Runnable so no watch outlives it.
 func (r *ReferencedSecrets) Start(ctx context.Context) error {
+	r.mu.Lock()
+	r.ctx = ctx
+	r.mu.Unlock()
 	<-ctx.Done()
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.stopped = true
 	for key, w := range r.watches {
 		w.stop()
 		delete(r.watches, key)
@@ -94,9 +104,14 @@ func (r *ReferencedSecrets) Watched() int {
 	return len(r.watches)
 }
 
-func (r *ReferencedSecrets) track(referrer, secret types.NamespacedName) *secretWatch {
+var errStopped = errors.New("secret watches are stopped")
+
+func (r *ReferencedSecrets) track(referrer, secret types.NamespacedName) (*secretWatch, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.stopped {
+		return nil, errStopped
+	}
 	if prev, ok := r.referrers[referrer]; ok && prev != secret {
 		r.release(referrer)
 	}
@@ -107,7 +122,7 @@ func (r *ReferencedSecrets) track(referrer, secret types.NamespacedName) *secret
 	}
 	w.users[referrer] = struct{}{}
 	r.referrers[referrer] = secret
-	return w
+	return w, nil
 }
 
 // release must be called with r.mu held.
@@ -138,7 +153,11 @@ func (r *ReferencedSecrets) start(secret types.NamespacedName) *secretWatch {
 		UpdateFunc: func(_, obj any) { notify(obj) },
 		DeleteFunc: notify,
 	})
-	ctx, cancel := context.WithCancel(context.Background())
+	parent := r.ctx
+	if parent == nil {
+		parent = context.Background()
+	}
+	ctx, cancel := context.WithCancel(parent)
 	w.stop = cancel
 	go informer.RunWithContext(ctx)
 	return w
@@ -149,6 +168,10 @@ func (r *ReferencedSecrets) start(secret types.NamespacedName) *secretWatch {
 func (r *ReferencedSecrets) notify(secret types.NamespacedName) {
 	r.mu.Lock()
 	var users []types.NamespacedName
+	done := context.Background().Done()
+	if r.ctx != nil {
+		done = r.ctx.Done()
+	}
 	if w, ok := r.watches[secret]; ok {
 		for u := range w.users {
 			users = append(users, u)
@@ -157,7 +180,11 @@ func (r *ReferencedSecrets) notify(secret types.NamespacedName) {
 	r.mu.Unlock()
 	go func() {
 		for _, u := range users {
-			r.events <- r.newObject(u)
+			select {
+			case r.events <- r.newObject(u):
+			case <-done:
+				return
+			}
 		}
 	}()
 }

@@ -55,7 +55,7 @@ func SetupWithManager(mgr ctrl.Manager, clientset kubernetes.Interface, opts Opt
 func setupMirror[T v1alpha1.Mirrored, D any](ctx context.Context, mgr ctrl.Manager, kind Kind[T, D],
 	accounts *Accounts, recorder events.EventRecorder, opts Options) error {
 	r := &MirrorReconciler[T, D]{
-		Client: mgr.GetClient(), Kind: kind, Accounts: accounts, Recorder: recorder,
+		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Kind: kind, Accounts: accounts, Recorder: recorder,
 		Heartbeat: opts.StatusHeartbeat, Workers: opts.MaxConcurrentReconciles,
 	}
 	return r.SetupWithManager(ctx, mgr)
