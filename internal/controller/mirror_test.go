@@ -340,6 +340,55 @@ var _ = Describe("Mirrored kinds", func() {
 			Expect(secretData(ns, "taken")).To(Equal(map[string][]byte{"token": []byte("theirs")}))
 		})
 
+		It("restores an owned Secret that someone edits, unlabels or deletes, without waiting for the interval", func() {
+			tok := &v1alpha1.DevEnvironmentToken{ObjectMeta: objMeta(ns, "tok"), Spec: v1alpha1.DevEnvironmentTokenSpec{MirrorSpec: mirror(), InstanceID: cloudsim.DefaultDevEnvInstance}}
+			Expect(k8sClient.Create(ctx, tok)).To(Succeed())
+			Eventually(condition(tok, v1alpha1.ConditionReady)).Should(haveCondition(metav1.ConditionTrue, v1alpha1.ReasonSynced))
+			want := map[string][]byte{"token": []byte(cloudsim.DefaultDevEnvToken)}
+
+			var s corev1.Secret
+			Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "tok"}, &s)).To(Succeed())
+			s.Data = map[string][]byte{"token": []byte("tampered")}
+			Expect(k8sClient.Update(ctx, &s)).To(Succeed())
+			Eventually(func() map[string][]byte { return secretData(ns, "tok") }).Should(Equal(want))
+
+			Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "tok"}, &s)).To(Succeed())
+			delete(s.Labels, v1alpha1.LabelManagedBy)
+			Expect(k8sClient.Update(ctx, &s)).To(Succeed())
+			Eventually(func() map[string]string {
+				Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "tok"}, &s)).To(Succeed())
+				return s.Labels
+			}).Should(HaveKeyWithValue(v1alpha1.LabelManagedBy, v1alpha1.ManagedByValue))
+			Expect(meta.IsStatusConditionTrue(fetch(tok).(*v1alpha1.DevEnvironmentToken).Status.Conditions, v1alpha1.ConditionSynced)).To(BeTrue())
+
+			Expect(k8sClient.Delete(ctx, &s)).To(Succeed())
+			Eventually(func() error { return k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "tok"}, &s) }).Should(Succeed())
+			Expect(s.Data).To(Equal(want))
+		})
+
+		It("keeps owning its Secret when the service has no apps left", func() {
+			saa := &v1alpha1.ServiceAppAuth{ObjectMeta: objMeta(ns, "svc"), Spec: v1alpha1.ServiceAppAuthSpec{MirrorSpec: mirror(), ServiceID: cloudsim.DefaultServiceID, SecretName: "svc-apps"}}
+			Expect(k8sClient.Create(ctx, saa)).To(Succeed())
+			Eventually(condition(saa, v1alpha1.ConditionReady)).Should(haveCondition(metav1.ConditionTrue, v1alpha1.ReasonSynced))
+			var app cloudsim.AuthedApp
+			sim.Update(func(f *cloudsim.Fixture) {
+				app = f.Projects[cloudsim.DefaultProjectID].Services[cloudsim.DefaultServiceID].AppAuthAPI.AuthedApps[0]
+			})
+			Expect(sim.RemoveServiceApp(cloudsim.DefaultProjectID, cloudsim.DefaultServiceID, cloudsim.DefaultServiceAppID)).To(Succeed())
+			DeferCleanup(func() { Expect(sim.AddServiceApp(cloudsim.DefaultProjectID, cloudsim.DefaultServiceID, app)).To(Succeed()) })
+
+			annotate(saa, v1alpha1.AnnotationSyncNow, "1")
+			Eventually(func() int32 { return fetch(saa).(*v1alpha1.ServiceAppAuth).Status.AppCount }).Should(BeZero())
+			Eventually(func() map[string][]byte { return secretData(ns, "svc-apps") }).Should(BeEmpty())
+			Eventually(func() []string { return eventNotes(ns, "svc") }).Should(ContainElement("AppsChanged: authorized apps changed: 0 added, 1 removed"))
+
+			Expect(sim.AddServiceApp(cloudsim.DefaultProjectID, cloudsim.DefaultServiceID, app)).To(Succeed())
+			annotate(saa, v1alpha1.AnnotationSyncNow, "2")
+			Eventually(func() []byte { return secretData(ns, "svc-apps")["app_key"] }).Should(Equal([]byte("151f1f4dfb20445b97326bde3db0c515")))
+			Expect(meta.FindStatusCondition(fetch(saa).(*v1alpha1.ServiceAppAuth).Status.Conditions, v1alpha1.ConditionSynced)).To(
+				haveCondition(metav1.ConditionTrue, v1alpha1.ReasonSynced))
+		})
+
 		It("writes nothing while the cloud returns the same data", func() {
 			ten := &metav1.Duration{Duration: 10 * time.Second}
 			ws := &v1alpha1.Workspace{ObjectMeta: objMeta(ns, "ws"), Spec: v1alpha1.WorkspaceSpec{MirrorSpec: mirror(), WorkspaceID: cloudsim.DefaultWorkspaceID}}
