@@ -51,6 +51,7 @@ func main() {
 	flag.BoolVar(&enableHTTP2, "enable-http2", false, "Enable HTTP/2 for the metrics server (off: HTTP/2 stream cancellation CVEs).")
 	flag.DurationVar(&opts.StatusHeartbeat, "status-heartbeat", 5*time.Minute, "How old lastSyncTime may grow before an otherwise unchanged status is written.")
 	flag.IntVar(&opts.MaxConcurrentReconciles, "max-concurrent-reconciles", 4, "Workers per controller.")
+	flag.IntVar(&opts.MaxAuthorizations, "max-authorizations", controller.DefaultMaxAuthorizations, "Most authorization entries an AuthorizationSet's status holds.")
 	flag.DurationVar(&cloudTimeout, "cloud-request-timeout", 30*time.Second, "Timeout of one cloud HTTP request.")
 	flag.Float64Var(&kubeQPS, "kube-api-qps", 50, "Client-side QPS toward the Kubernetes API server.")
 	flag.IntVar(&kubeBurst, "kube-api-burst", 100, "Client-side burst toward the Kubernetes API server.")

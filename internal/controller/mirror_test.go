@@ -375,7 +375,9 @@ var _ = Describe("Mirrored kinds", func() {
 				app = f.Projects[cloudsim.DefaultProjectID].Services[cloudsim.DefaultServiceID].AppAuthAPI.AuthedApps[0]
 			})
 			Expect(sim.RemoveServiceApp(cloudsim.DefaultProjectID, cloudsim.DefaultServiceID, cloudsim.DefaultServiceAppID)).To(Succeed())
-			DeferCleanup(func() { Expect(sim.AddServiceApp(cloudsim.DefaultProjectID, cloudsim.DefaultServiceID, app)).To(Succeed()) })
+			DeferCleanup(func() {
+				Expect(sim.AddServiceApp(cloudsim.DefaultProjectID, cloudsim.DefaultServiceID, app)).To(Succeed())
+			})
 
 			annotate(saa, v1alpha1.AnnotationSyncNow, "1")
 			Eventually(func() int32 { return fetch(saa).(*v1alpha1.ServiceAppAuth).Status.AppCount }).Should(BeZero())
