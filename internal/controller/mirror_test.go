@@ -223,7 +223,7 @@ var _ = Describe("Mirrored kinds", func() {
 			ws := workspace("ffffffffffffffffffffffffffffffff")
 			Eventually(condition(ws, v1alpha1.ConditionSynced)).Should(haveCondition(metav1.ConditionFalse, v1alpha1.ReasonNotFound))
 			Expect(meta.FindStatusCondition(ws.Status.Conditions, v1alpha1.ConditionReady)).To(haveCondition(metav1.ConditionFalse, v1alpha1.ReasonNotFound))
-			Expect(eventNotes(ns, "ws")).To(ContainElement(ContainSubstring("NotFound")))
+			Eventually(func() []string { return eventNotes(ns, "ws") }).Should(ContainElement(ContainSubstring("NotFound")))
 		})
 
 		It("reports NotFound for ModelArts.6309 at HTTP 400", func() {
@@ -251,7 +251,7 @@ var _ = Describe("Mirrored kinds", func() {
 				Expect(ws.Status.Name).To(Equal("test-workspace"))
 				Expect(ws.Status.State).To(Equal("NORMAL"))
 				Expect(secretData(ns, "tok")).To(HaveKeyWithValue("token", []byte(cloudsim.DefaultDevEnvToken)))
-				Expect(eventNotes(ns, "ws")).To(ContainElement(HavePrefix(reason + ":")))
+				Eventually(func() []string { return eventNotes(ns, "ws") }).Should(ContainElement(HavePrefix(reason + ":")))
 
 				sim.ClearFaults()
 				annotate(ws, v1alpha1.AnnotationSyncNow, "2")
