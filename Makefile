@@ -67,6 +67,11 @@ build: manifests generate fmt vet ## Build the manager binary into bin/manager a
 	go build -o bin/manager ./cmd
 	go build -o bin/cloudsim ./cmd/cloudsim
 
+.PHONY: demo
+demo: build ## Run the operator against the cloud simulator on a local control plane; DEMO_HOLD=1 keeps it running.
+	@assets="$$(ENVTEST_K8S_VERSION=$(ENVTEST_K8S_VERSION) hack/setup-envtest.sh)"; \
+	KUBEBUILDER_ASSETS="$$assets" go run ./hack/demo
+
 .PHONY: run
 run: manifests generate fmt vet ## Run the manager against the cluster in KUBECONFIG.
 	go run ./cmd

@@ -142,7 +142,7 @@ type CloudAccountStatus struct {
 // +kubebuilder:printcolumn:name="Auth",type=string,JSONPath=`.status.authMethod`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
-// +kubebuilder:printcolumn:name="Token Expires",type=date,JSONPath=`.status.tokenExpiresAt`,priority=1
+// +kubebuilder:printcolumn:name="Token Expires",type=string,JSONPath=`.status.tokenExpiresAt`,priority=1
 // +kubebuilder:printcolumn:name="Project",type=string,JSONPath=`.spec.projectID`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 

@@ -1,0 +1,336 @@
+// Command demo runs the whole product on an embedded default: a local control
+// plane (the kube-apiserver and etcd the tests use), the cloud simulator and
+// the operator, as separate processes; applies config/samples; waits until
+// every object is Ready; and prints what a user would look at.
+//
+// Run it with `make demo`. DEMO_HOLD=1 keeps everything running until Ctrl-C;
+// DEMO_TIMEOUT (default 2m) bounds the wait for Ready.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	v1alpha1 "github.com/cloudmirror-io/modelarts-operator/api/v1alpha1"
+)
+
+const (
+	namespace   = "demo"
+	demoDir     = "bin/demo"
+	simAddr     = "127.0.0.1:8443" // config/samples point their endpoints here
+	simAdmin    = "127.0.0.1:8444"
+	probeAddr   = "127.0.0.1:18081"
+	metricsAddr = "127.0.0.1:18080"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintf(os.Stderr, "\n[demo] FAILED: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+func step(format string, args ...any) { fmt.Printf("[demo] "+format+"\n", args...) }
+
+func run() error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := os.MkdirAll(demoDir, 0o755); err != nil {
+		return err
+	}
+	assets := os.Getenv("KUBEBUILDER_ASSETS")
+	if assets == "" {
+		assets = filepath.Join("bin", "k8s")
+	}
+	kubectl := filepath.Join(assets, "kubectl")
+
+	step("1/7 starting the control plane (kube-apiserver + etcd from %s) and installing the CRDs", assets)
+	env := &envtest.Environment{
+		CRDDirectoryPaths:     []string{filepath.Join("config", "crd", "bases")},
+		ErrorIfCRDPathMissing: true,
+		BinaryAssetsDirectory: assets,
+	}
+	cfg, err := env.Start()
+	if err != nil {
+		return fmt.Errorf("control plane: %w", err)
+	}
+	defer func() {
+		step("stopping the control plane")
+		_ = env.Stop()
+	}()
+	user, err := env.AddUser(envtest.User{Name: "demo-admin", Groups: []string{"system:masters"}}, cfg)
+	if err != nil {
+		return err
+	}
+	kubeconfigBytes, err := user.KubeConfig()
+	if err != nil {
+		return err
+	}
+	kubeconfig, _ := filepath.Abs(filepath.Join(demoDir, "kubeconfig"))
+	if err := os.WriteFile(kubeconfig, kubeconfigBytes, 0o600); err != nil {
+		return err
+	}
+
+	step("2/7 starting the cloud simulator on http://%s (admin http://%s)", simAddr, simAdmin)
+	sim, err := startProcess(ctx, "cloudsim", filepath.Join("bin", "cloudsim"), nil,
+		"--listen", simAddr, "--admin-listen", simAdmin)
+	if err != nil {
+		return err
+	}
+	defer sim.stop()
+	if err := waitHTTP(ctx, "http://"+simAdmin+"/admin/healthz", 20*time.Second); err != nil {
+		return fmt.Errorf("cloud simulator did not come up (see %s): %w", sim.logPath, err)
+	}
+
+	step("3/7 starting the operator (bin/manager, logs in %s/manager.log)", demoDir)
+	mgr, err := startProcess(ctx, "manager", filepath.Join("bin", "manager"), []string{"KUBECONFIG=" + kubeconfig},
+		"--health-probe-bind-address", probeAddr, "--metrics-bind-address", metricsAddr, "--metrics-secure=false")
+	if err != nil {
+		return err
+	}
+	defer mgr.stop()
+	if err := waitHTTP(ctx, "http://"+probeAddr+"/readyz", 60*time.Second); err != nil {
+		return fmt.Errorf("operator did not become ready (see %s): %w", mgr.logPath, err)
+	}
+
+	step("4/7 applying config/samples to namespace %q", namespace)
+	scheme := runtime.NewScheme()
+	_ = clientgoscheme.AddToScheme(scheme)
+	_ = v1alpha1.AddToScheme(scheme)
+	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		return err
+	}
+	for _, o := range []client.Object{
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}},
+		// envtest runs no controller-manager, which would create it.
+		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: "default"}},
+	} {
+		if err := c.Create(ctx, o); err != nil {
+			return err
+		}
+	}
+	kc := func(args ...string) error {
+		cmd := exec.CommandContext(ctx, kubectl, append([]string{"--kubeconfig", kubeconfig}, args...)...)
+		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+		return cmd.Run()
+	}
+	if err := kc("apply", "-n", namespace, "-k", filepath.Join("config", "samples")); err != nil {
+		return fmt.Errorf("kubectl apply -k config/samples: %w", err)
+	}
+	if err := kc("apply", "-n", namespace, "-f", filepath.Join("config", "samples", "pod_mounting_token.yaml")); err != nil {
+		return fmt.Errorf("kubectl apply the sample pod: %w", err)
+	}
+
+	timeout := 2 * time.Minute
+	if v := os.Getenv("DEMO_TIMEOUT"); v != "" {
+		if timeout, err = time.ParseDuration(v); err != nil {
+			return fmt.Errorf("DEMO_TIMEOUT: %w", err)
+		}
+	}
+	step("5/7 waiting up to %s for every object to be Ready", timeout)
+	if err := waitReady(ctx, c, timeout); err != nil {
+		return err
+	}
+
+	step("6/7 kubectl get modelarts -o wide")
+	if err := kc("get", "modelarts", "-n", namespace, "-o", "wide"); err != nil {
+		return err
+	}
+	fmt.Println()
+	if err := printConditions(ctx, c); err != nil {
+		return err
+	}
+
+	step("7/7 the operator's Secrets (keys only; values stay secret)")
+	if err := printSecretKeys(ctx, c); err != nil {
+		return err
+	}
+
+	fmt.Printf("\n[demo] explore further:\n  kubectl --kubeconfig %s -n %s get modelarts -o wide\n", kubeconfig, namespace)
+	fmt.Printf("[demo] simulator admin API (faults, token rotation): http://%s/admin/requests\n", simAdmin)
+	if os.Getenv("DEMO_HOLD") == "1" {
+		step("DEMO_HOLD=1: running until Ctrl-C")
+		<-ctx.Done()
+	}
+	step("all objects Ready; stopping everything the demo started")
+	return nil
+}
+
+// process is a child process whose output goes to bin/demo/<name>.log.
+type process struct {
+	cmd     *exec.Cmd
+	logPath string
+}
+
+func startProcess(ctx context.Context, name, path string, env []string, args ...string) (*process, error) {
+	logPath := filepath.Join(demoDir, name+".log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(path, args...)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting %s (run `make build` first?): %w", path, err)
+	}
+	return &process{cmd: cmd, logPath: logPath}, nil
+}
+
+func (p *process) stop() {
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _ = p.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		_ = p.cmd.Process.Kill()
+	}
+}
+
+func waitHTTP(ctx context.Context, url string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		resp, err := http.Get(url)
+		if err == nil {
+			_ = resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s not ready after %s", url, timeout)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// demoObjects lists every object of the operator's kinds in the namespace.
+func demoObjects(ctx context.Context, c client.Client) ([]client.Object, error) {
+	lists := []client.ObjectList{&v1alpha1.CloudAccountList{}, &v1alpha1.WorkspaceList{}, &v1alpha1.AuthorizationSetList{},
+		&v1alpha1.ServiceAppAuthList{}, &v1alpha1.RomaAppList{}, &v1alpha1.DevEnvironmentTokenList{}}
+	var out []client.Object
+	for _, l := range lists {
+		if err := c.List(ctx, l, client.InNamespace(namespace)); err != nil {
+			return nil, err
+		}
+		items, err := meta.ExtractList(l)
+		if err != nil {
+			return nil, err
+		}
+		for _, it := range items {
+			out = append(out, it.(client.Object))
+		}
+	}
+	return out, nil
+}
+
+func conditionsOf(o client.Object) []metav1.Condition {
+	if a, ok := o.(*v1alpha1.CloudAccount); ok {
+		return a.Status.Conditions
+	}
+	return o.(v1alpha1.Mirrored).Sync().Conditions
+}
+
+func label(o client.Object) string {
+	kind := fmt.Sprintf("%T", o)
+	return kind[strings.LastIndex(kind, ".")+1:] + "/" + o.GetName()
+}
+
+func waitReady(ctx context.Context, c client.Client, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		objs, err := demoObjects(ctx, c)
+		if err != nil {
+			return err
+		}
+		var notReady []client.Object
+		for _, o := range objs {
+			if !meta.IsStatusConditionTrue(conditionsOf(o), v1alpha1.ConditionReady) {
+				notReady = append(notReady, o)
+			}
+		}
+		if len(objs) >= 7 && len(notReady) == 0 {
+			step("all %d objects are Ready", len(objs))
+			return nil
+		}
+		if time.Now().After(deadline) {
+			fmt.Println("[demo] objects not Ready:")
+			for _, o := range notReady {
+				fmt.Printf("  %s\n", label(o))
+				for _, cond := range conditionsOf(o) {
+					fmt.Printf("    %s=%s reason=%s: %s\n", cond.Type, cond.Status, cond.Reason, cond.Message)
+				}
+			}
+			return fmt.Errorf("%d of %d objects not Ready after %s (operator log: %s/manager.log)", len(notReady), len(objs), timeout, demoDir)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+func printConditions(ctx context.Context, c client.Client) error {
+	objs, err := demoObjects(ctx, c)
+	if err != nil {
+		return err
+	}
+	fmt.Println("[demo] conditions:")
+	for _, o := range objs {
+		var parts []string
+		for _, cond := range conditionsOf(o) {
+			parts = append(parts, fmt.Sprintf("%s=%s (%s)", cond.Type, cond.Status, cond.Reason))
+		}
+		fmt.Printf("  %-45s %s\n", label(o), strings.Join(parts, "  "))
+	}
+	return nil
+}
+
+func printSecretKeys(ctx context.Context, c client.Client) error {
+	var secrets corev1.SecretList
+	if err := c.List(ctx, &secrets, client.InNamespace(namespace),
+		client.MatchingLabels{v1alpha1.LabelManagedBy: v1alpha1.ManagedByValue}); err != nil {
+		return err
+	}
+	if len(secrets.Items) == 0 {
+		return errors.New("the operator wrote no Secrets")
+	}
+	for _, s := range secrets.Items {
+		keys := make([]string, 0, len(s.Data))
+		for k := range s.Data {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		owner := "-"
+		if ref := metav1.GetControllerOf(&s); ref != nil {
+			owner = ref.Kind + "/" + ref.Name
+		}
+		fmt.Printf("  Secret %-24s owner %-36s keys: %s\n", s.Name, owner, strings.Join(keys, ", "))
+	}
+	return nil
+}
