@@ -185,6 +185,7 @@ func (r *MirrorReconciler[T, D]) sync(ctx context.Context, obj T, now time.Time)
 	if secretName != "" {
 		current, err = r.ownedSecret(ctx, obj, secretName)
 		if errors.Is(err, errSecretConflict) {
+			r.forgetSecret(client.ObjectKeyFromObject(obj))
 			r.fail(obj, v1alpha1.ReasonSecretConflict, fmt.Sprintf(
 				"Secret %q exists and is not controlled by this object; it is left untouched", secretName))
 			syncsTotal.WithLabelValues(r.Kind.Name(), v1alpha1.ReasonSecretConflict).Inc()
@@ -510,6 +511,15 @@ func (r *MirrorReconciler[T, D]) rememberSecret(key types.NamespacedName, data m
 			r.records = map[types.NamespacedName]*syncRecord{}
 		}
 		r.records[key] = &syncRecord{secretDigest: digest(data)}
+	}
+}
+
+// forgetSecret drops the digest once the Secret is no longer ours to restore.
+func (r *MirrorReconciler[T, D]) forgetSecret(key types.NamespacedName) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if rec, ok := r.records[key]; ok {
+		rec.secretDigest = ""
 	}
 }
 
