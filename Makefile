@@ -57,6 +57,15 @@ test: manifests generate fmt vet build-installer ## Run all tests: unit tests, f
 	echo "KUBEBUILDER_ASSETS=$$assets"; \
 	KUBEBUILDER_ASSETS="$$assets" go test $(GO_TEST_FLAGS) ./... -coverprofile cover.out
 
+.PHONY: fuzz
+fuzz: ## Run every Fuzz* test for FUZZTIME each (default 30s); `make test` runs only their seed corpora.
+	@for dir in $$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do \
+		for fn in $$(grep -h -o '^func Fuzz[A-Za-z0-9_]*' $$dir/*_test.go | sed 's/^func //' | sort -u); do \
+			echo "== $$dir $$fn (-fuzztime=$${FUZZTIME:-30s})"; \
+			go test -run='^$$' -fuzz="^$$fn\$$" -fuzztime=$${FUZZTIME:-30s} $$dir || exit 1; \
+		done; \
+	done
+
 .PHONY: envtest
 envtest: ## Provision kube-apiserver, etcd and kubectl for envtest (cached outside the repo, linked at bin/k8s).
 	@ENVTEST_K8S_VERSION=$(ENVTEST_K8S_VERSION) hack/setup-envtest.sh
