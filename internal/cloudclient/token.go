@@ -60,6 +60,33 @@ func (tc *tokenCache) store(key string, t cachedToken) {
 	tc.tokens[key] = t
 }
 
+// tokenRetryAfterFailure is how long a cached token that could not be
+// renewed (IAM down) is used before renewal is tried again.
+const tokenRetryAfterFailure = 30 * time.Second
+
+// extend keeps key's token in use after a transient renewal failure (err)
+// while it has not expired: its renewal is postponed by
+// tokenRetryAfterFailure, never past its expiry.
+func (tc *tokenCache) extend(key string, now time.Time, err error) (cachedToken, bool) {
+	switch ReasonOf(err) {
+	case ReasonCloudError, ReasonThrottled, ReasonInvalidResponse:
+	default:
+		return cachedToken{}, false
+	}
+	tc.mu.Lock()
+	defer tc.mu.Unlock()
+	t, ok := tc.tokens[key]
+	if !ok || !now.Before(t.expiresAt) {
+		return cachedToken{}, false
+	}
+	t.renewAt = now.Add(tokenRetryAfterFailure)
+	if t.renewAt.After(t.expiresAt) {
+		t.renewAt = t.expiresAt
+	}
+	tc.tokens[key] = t
+	return t, true
+}
+
 // invalidate drops key's token if it is still the one that was rejected
 // (a concurrent caller may already have replaced it).
 func (tc *tokenCache) invalidate(key, value string) {
@@ -108,6 +135,11 @@ func (c *Client) token(ctx context.Context) (cachedToken, error) {
 		defer cancel()
 		t, err := c.fetchToken(fctx)
 		if err != nil {
+			// IAM down: a cached token that is due for renewal but not
+			// expired keeps serving; renewal is retried after a pause.
+			if t, ok := c.tokens.extend(c.tokenKey, c.opts.Now(), err); ok {
+				return t, nil
+			}
 			return nil, err
 		}
 		c.tokens.store(c.tokenKey, t)
