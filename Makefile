@@ -82,6 +82,11 @@ demo: build ## Run the operator against the cloud simulator on a local control p
 	@assets="$$(ENVTEST_K8S_VERSION=$(ENVTEST_K8S_VERSION) hack/setup-envtest.sh)"; \
 	KUBEBUILDER_ASSETS="$$assets" go run ./hack/demo
 
+.PHONY: bench
+bench: build ## Benchmark the operator (N objects per kind, default 1000) against a local control plane and the simulator; writes bin/bench/report.json.
+	@assets="$$(ENVTEST_K8S_VERSION=$(ENVTEST_K8S_VERSION) hack/setup-envtest.sh)"; \
+	KUBEBUILDER_ASSETS="$$assets" go run ./hack/bench -n $(or $(N),1000) $(BENCH_ARGS)
+
 .PHONY: run
 run: manifests generate fmt vet ## Run the manager against the cluster in KUBECONFIG.
 	go run ./cmd

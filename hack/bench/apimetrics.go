@@ -1,0 +1,85 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"k8s.io/client-go/rest"
+)
+
+// writeCounts are the API server's write requests (apiserver_request_total
+// with a mutating verb) by resource[/subresource], whatever the client.
+type writeCounts map[string]float64
+
+var (
+	mutatingVerbs = map[string]bool{"POST": true, "PUT": true, "PATCH": true, "DELETE": true, "APPLY": true, "DELETECOLLECTION": true}
+	labelPattern  = regexp.MustCompile(`(\w+)="([^"]*)"`)
+)
+
+// apiWrites reads the API server's /metrics.
+func apiWrites(ctx context.Context, rc rest.Interface) (writeCounts, error) {
+	data, err := rc.Get().AbsPath("/metrics").DoRaw(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := writeCounts{}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.HasPrefix(line, "apiserver_request_total{") {
+			continue
+		}
+		end := strings.LastIndexByte(line, '}')
+		if end < 0 {
+			continue
+		}
+		labels := map[string]string{}
+		for _, m := range labelPattern.FindAllStringSubmatch(line[:end], -1) {
+			labels[m[1]] = m[2]
+		}
+		if !mutatingVerbs[labels["verb"]] {
+			continue
+		}
+		v, err := strconv.ParseFloat(strings.TrimSpace(line[end+1:]), 64)
+		if err != nil {
+			continue
+		}
+		key := labels["resource"]
+		if sub := labels["subresource"]; sub != "" {
+			key += "/" + sub
+		}
+		out[key] += v
+	}
+	return out, sc.Err()
+}
+
+// sub returns after - before per key (keys with no change are left out).
+func (after writeCounts) sub(before writeCounts) writeCounts {
+	out := writeCounts{}
+	for k, v := range after {
+		if d := v - before[k]; d != 0 {
+			out[k] = d
+		}
+	}
+	return out
+}
+
+// objectWrites are the writes of status and Secrets: what "steady state is
+// free" is about.
+func (w writeCounts) objectWrites() float64 {
+	return w["secrets"] + w["workspaces"] + w["workspaces/status"] +
+		w["devenvironmenttokens"] + w["devenvironmenttokens/status"]
+}
+
+func (w writeCounts) total() float64 {
+	t := 0.0
+	for _, v := range w {
+		t += v
+	}
+	return t
+}

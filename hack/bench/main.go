@@ -1,0 +1,634 @@
+// Command bench measures the operator at scale: bin/manager (a separate
+// process, so its CPU and RSS are its own) against a local control plane
+// (envtest's kube-apiserver and etcd) and bin/cloudsim with simulated cloud
+// latency. It prints a table and writes bin/bench/report.json.
+//
+// Run it with `make bench` (N=1000 objects per kind by default, `make bench
+// N=200` for a quick run). Phases:
+//
+//  1. floor: a plain client does what converging costs at least (the cloud
+//     GETs, Secret creates and status updates) at the operator's concurrency;
+//  2. convergence: N DevEnvironmentTokens and N Workspaces are created at
+//     once; the clock stops when all are Ready;
+//  3. steady state: over several refresh intervals with unchanged cloud data,
+//     cloud calls, Kubernetes writes (the API server's own request counters),
+//     the operator's CPU seconds and its peak RSS;
+//  4. unrelated Secrets: the operator is restarted on the same objects with
+//     no unrelated Secrets, then with 5,000, and their peak RSS compared.
+//
+// Half the objects use an AK/SK account, half an IAM password account, so
+// the IAM token count per password account over the run is measured too.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"go.uber.org/zap/zapcore"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	kruntime "k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	toolscache "k8s.io/client-go/tools/cache"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	v1alpha1 "github.com/cloudmirror-io/modelarts-operator/api/v1alpha1"
+	"github.com/cloudmirror-io/modelarts-operator/internal/cloudsim"
+)
+
+const (
+	benchDir       = "bin/bench"
+	benchNS        = "bench"
+	floorNS        = "bench-floor"
+	createWorkers  = 32
+	managerBinary  = "bin/manager"
+	cloudsimBinary = "bin/cloudsim"
+)
+
+type config struct {
+	n               int
+	latency         time.Duration
+	interval        time.Duration
+	steadyIntervals float64
+	unrelated       int
+	unrelatedBytes  int
+	workers         int
+	managerArgs     string
+	timeout         time.Duration
+	out             string
+}
+
+func main() {
+	var cfg config
+	flag.IntVar(&cfg.n, "n", 1000, "objects per kind (DevEnvironmentTokens and Workspaces)")
+	flag.DurationVar(&cfg.latency, "latency", 20*time.Millisecond, "simulated cloud latency per request")
+	flag.DurationVar(&cfg.interval, "interval", 10*time.Second, "refreshInterval of every object (10s is the minimum)")
+	flag.Float64Var(&cfg.steadyIntervals, "steady-intervals", 4, "length of the steady-state window in refresh intervals (at least 3)")
+	flag.IntVar(&cfg.unrelated, "unrelated-secrets", 5000, "unrelated Secrets for the RSS comparison (0 skips that phase)")
+	flag.IntVar(&cfg.unrelatedBytes, "unrelated-secret-bytes", 1024, "data bytes per unrelated Secret")
+	flag.IntVar(&cfg.workers, "workers", 0, "--max-concurrent-reconciles for the manager (0: the manager's default)")
+	flag.StringVar(&cfg.managerArgs, "manager-args", "", "extra flags for bin/manager, space-separated")
+	flag.DurationVar(&cfg.timeout, "timeout", 10*time.Minute, "how long convergence may take before the bench fails")
+	flag.StringVar(&cfg.out, "out", filepath.Join(benchDir, "report.json"), "report file")
+	flag.Parse()
+	if cfg.steadyIntervals < 3 {
+		fmt.Fprintln(os.Stderr, "-steady-intervals must be at least 3")
+		os.Exit(2)
+	}
+	ctrllog.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.Level(zapcore.ErrorLevel)))
+	if err := run(cfg); err != nil {
+		fmt.Fprintf(os.Stderr, "\n[bench] FAILED: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+func step(format string, args ...any) {
+	fmt.Printf("[bench] %s "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
+}
+
+// flagDefault reads a flag's default from `bin/manager -h`.
+func flagDefault(name string) string {
+	out, _ := exec.Command(managerBinary, "-h").CombinedOutput()
+	re := regexp.MustCompile(`(?m)^\s+-` + regexp.QuoteMeta(name) + `\b.*\n\s+.*\(default ([^)]*)\)`)
+	if m := re.FindStringSubmatch(string(out)); m != nil {
+		return m[1]
+	}
+	return ""
+}
+
+func run(cfg config) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := os.MkdirAll(benchDir, 0o755); err != nil {
+		return err
+	}
+	for _, b := range []string{managerBinary, cloudsimBinary} {
+		if _, err := os.Stat(b); err != nil {
+			return fmt.Errorf("%s missing: run `make build` first", b)
+		}
+	}
+	workers := cfg.workers
+	if workers == 0 {
+		if _, err := fmt.Sscan(flagDefault("max-concurrent-reconciles"), &workers); err != nil || workers <= 0 {
+			return fmt.Errorf("cannot read --max-concurrent-reconciles' default from %s -h", managerBinary)
+		}
+	}
+	managerArgs := strings.Fields(cfg.managerArgs)
+	if cfg.workers != 0 {
+		managerArgs = append(managerArgs, fmt.Sprintf("--max-concurrent-reconciles=%d", cfg.workers))
+	}
+	rep := newReport(cfg, workers, managerArgs)
+
+	assets := os.Getenv("KUBEBUILDER_ASSETS")
+	if assets == "" {
+		assets = filepath.Join("bin", "k8s")
+	}
+	step("control plane (kube-apiserver + etcd from %s)", assets)
+	env := &envtest.Environment{
+		CRDDirectoryPaths:     []string{filepath.Join("config", "crd", "bases")},
+		ErrorIfCRDPathMissing: true,
+		BinaryAssetsDirectory: assets,
+	}
+	restCfg, err := env.Start()
+	if err != nil {
+		return fmt.Errorf("control plane: %w", err)
+	}
+	defer func() { _ = env.Stop() }()
+	user, err := env.AddUser(envtest.User{Name: "bench-admin", Groups: []string{"system:masters"}}, restCfg)
+	if err != nil {
+		return err
+	}
+	kubeconfigBytes, err := user.KubeConfig()
+	if err != nil {
+		return err
+	}
+	kubeconfig, _ := filepath.Abs(filepath.Join(benchDir, "kubeconfig"))
+	if err := os.WriteFile(kubeconfig, kubeconfigBytes, 0o600); err != nil {
+		return err
+	}
+
+	fixture := filepath.Join(benchDir, "fixture.json")
+	if err := writeFixture(fixture, cfg.n); err != nil {
+		return err
+	}
+	simAddr, err := freePort()
+	if err != nil {
+		return err
+	}
+	adminAddr, err := freePort()
+	if err != nil {
+		return err
+	}
+	step("cloud simulator on %s, latency %s, %d dev-environment instances and %d workspaces", simAddr, cfg.latency, cfg.n, cfg.n)
+	sim, err := startProcess("cloudsim", cloudsimBinary, nil, "--listen", simAddr, "--admin-listen", adminAddr,
+		"--fixture", fixture, "--latency", cfg.latency.String())
+	if err != nil {
+		return err
+	}
+	defer sim.stop()
+	if err := waitHTTP(ctx, "http://"+adminAddr+"/admin/healthz", 30*time.Second, sim); err != nil {
+		return err
+	}
+	admin := simAdmin(adminAddr)
+	simURL := "http://" + simAddr
+
+	scheme := kruntime.NewScheme()
+	_ = clientgoscheme.AddToScheme(scheme)
+	_ = v1alpha1.AddToScheme(scheme)
+	benchCfg := rest.CopyConfig(user.Config())
+	benchCfg.QPS, benchCfg.Burst = 5000, 10000
+	c, err := client.New(benchCfg, client.Options{Scheme: scheme})
+	if err != nil {
+		return err
+	}
+	clientset, err := kubernetes.NewForConfig(benchCfg)
+	if err != nil {
+		return err
+	}
+	for _, ns := range []string{benchNS, floorNS} {
+		if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+			return err
+		}
+	}
+	// Enough client-side cloud budget per account for every object to be
+	// read once per interval, and for the convergence burst.
+	rps := int32(min(10000, max(100, cfg.n)))
+
+	// --- floor ---
+	step("floor: creating %d+%d objects in %s (not timed)", cfg.n, cfg.n, floorNS)
+	if err := createObjects(ctx, c, floorNS, cfg.n, cfg.interval, createWorkers); err != nil {
+		return err
+	}
+	step("floor: cloud GETs, Secret creates and status updates with a plain client, %d workers per kind", workers)
+	floor, err := runFloor(ctx, c, floorNS, cfg.n, workers, cloudConfigs(simURL, rps))
+	if err != nil {
+		return fmt.Errorf("floor: %w", err)
+	}
+	rep.FloorSeconds = floor.Seconds()
+	step("floor: %.2fs", floor.Seconds())
+	for _, o := range []client.Object{&v1alpha1.DevEnvironmentToken{}, &v1alpha1.Workspace{}, &corev1.Secret{}} {
+		if err := c.DeleteAllOf(ctx, o, client.InNamespace(floorNS)); err != nil {
+			return err
+		}
+	}
+	if err := admin.resetCounters(); err != nil {
+		return err
+	}
+
+	// --- convergence ---
+	for _, o := range accountObjects(benchNS, simURL, rps) {
+		if err := c.Create(ctx, o); err != nil {
+			return err
+		}
+	}
+	tracker, err := startTracker(ctx, benchCfg, scheme, 2*cfg.n)
+	if err != nil {
+		return err
+	}
+	step("starting the operator (%s %s, log %s/manager.log)", managerBinary, strings.Join(managerArgs, " "), benchDir)
+	mgr, err := startManager(ctx, "manager", kubeconfig, managerArgs)
+	if err != nil {
+		return err
+	}
+	defer mgr.stop()
+	if err := waitAccountsReady(ctx, c, mgr); err != nil {
+		return err
+	}
+	cpu0, err := readProc(mgr.pid())
+	if err != nil {
+		return err
+	}
+	step("convergence: creating %d DevEnvironmentTokens and %d Workspaces at once", cfg.n, cfg.n)
+	start := time.Now()
+	created := make(chan error, 1)
+	go func() {
+		err := createObjects(ctx, c, benchNS, cfg.n, cfg.interval, createWorkers)
+		rep.CreateSeconds = time.Since(start).Seconds()
+		created <- err
+	}()
+	if err := tracker.waitAllReady(ctx, cfg.timeout, mgr, start); err != nil {
+		return err
+	}
+	if err := <-created; err != nil {
+		return err
+	}
+	converged := tracker.lastReady().Sub(start)
+	rep.ConvergenceSeconds = converged.Seconds()
+	rep.ConvergenceOverFloor = rep.ConvergenceSeconds / rep.FloorSeconds
+	cpu1, err := readProc(mgr.pid())
+	if err != nil {
+		return err
+	}
+	rep.ConvergenceCPUSeconds = cpu1.cpuSeconds - cpu0.cpuSeconds
+	step("convergence: all %d Ready after %.2fs (creating them took %.2fs)", 2*cfg.n, converged.Seconds(), rep.CreateSeconds)
+
+	// --- steady state ---
+	settle := cfg.interval / 2
+	window := time.Duration(cfg.steadyIntervals * float64(cfg.interval))
+	step("steady state: settling %s, then measuring for %s (%.1f refresh intervals)", settle, window, cfg.steadyIntervals)
+	if err := sleep(ctx, settle); err != nil {
+		return err
+	}
+	sim0, err := admin.counts()
+	if err != nil {
+		return err
+	}
+	w0, err := apiWrites(ctx, clientset.RESTClient())
+	if err != nil {
+		return err
+	}
+	ev0 := tracker.updates()
+	p0, err := readProc(mgr.pid())
+	if err != nil {
+		return err
+	}
+	if err := sleep(ctx, window); err != nil {
+		return err
+	}
+	if mgr.exited() {
+		return fmt.Errorf("the manager exited during the steady window (see %s)", mgr.logPath)
+	}
+	p1, err := readProc(mgr.pid())
+	if err != nil {
+		return err
+	}
+	sim1, err := admin.counts()
+	if err != nil {
+		return err
+	}
+	w1, err := apiWrites(ctx, clientset.RESTClient())
+	if err != nil {
+		return err
+	}
+	ev1 := tracker.updates()
+	objectIntervals := float64(2*cfg.n) * cfg.steadyIntervals
+	cloudCalls := (sim1.total(cloudsim.APIWorkspace) + sim1.total(cloudsim.APIDevEnvToken)) -
+		(sim0.total(cloudsim.APIWorkspace) + sim0.total(cloudsim.APIDevEnvToken))
+	writes := w1.sub(w0)
+	rep.SteadyWindowSeconds = window.Seconds()
+	rep.SteadyCloudCalls = cloudCalls
+	rep.SteadyCloudCallsPerObjectInterval = float64(cloudCalls) / objectIntervals
+	rep.SteadyWrites = writes.objectWrites()
+	rep.SteadyWritesPerObjectInterval = writes.objectWrites() / objectIntervals
+	rep.SteadyWritesByResource = writes
+	rep.SteadyWatchEvents = ev1 - ev0
+	rep.SteadyCPUSeconds = p1.cpuSeconds - p0.cpuSeconds
+	rep.SteadyCPUCoresAvg = rep.SteadyCPUSeconds / window.Seconds()
+	rep.SteadyIAMTokenRequests = sim1.total(cloudsim.APIIAMToken) - sim0.total(cloudsim.APIIAMToken)
+	rep.ManagerRSSMiBEnd = p1.rssMiB
+	rep.PeakRSSMiB = p1.hwmMiB
+	rep.IAMTokenRequests = sim1.total(cloudsim.APIIAMToken)
+	rep.IAMTokensIssued = sim1.IssuedTokens
+	rep.PasswordAccounts = 1
+	rep.IAMTokenRequestsPerAccount = float64(rep.IAMTokenRequests) / float64(rep.PasswordAccounts)
+	rep.CloudCallsTotal = map[string]int{}
+	for api, v := range sim1.APIs {
+		rep.CloudCallsTotal[api] = v.Total
+	}
+	step("steady state: %d cloud calls, %.0f status/Secret writes, %.2f CPU s; peak RSS %.1f MiB",
+		cloudCalls, rep.SteadyWrites, rep.SteadyCPUSeconds, rep.PeakRSSMiB)
+	mgr.stop()
+	tracker.stop()
+
+	// --- unrelated Secrets ---
+	if cfg.unrelated > 0 {
+		base, err := restartRSS(ctx, cfg, "restart-baseline", kubeconfig, managerArgs, admin, clientset.RESTClient(), rep)
+		if err != nil {
+			return err
+		}
+		step("creating %d unrelated Secrets (%d bytes each, unlabelled) in %s", cfg.unrelated, cfg.unrelatedBytes, benchNS)
+		payload := []byte(strings.Repeat("x", cfg.unrelatedBytes))
+		if err := parallel(cfg.unrelated, createWorkers, func(i int) error {
+			return c.Create(ctx, &corev1.Secret{
+				ObjectMeta: metav1.ObjectMeta{Namespace: benchNS, Name: fmt.Sprintf("unrelated-%06d", i),
+					Labels: map[string]string{"app": "someone-else"}},
+				Data: map[string][]byte{"data": payload},
+			})
+		}); err != nil {
+			return err
+		}
+		with, err := restartRSS(ctx, cfg, "restart-unrelated", kubeconfig, managerArgs, admin, clientset.RESTClient(), nil)
+		if err != nil {
+			return err
+		}
+		rep.RSSRestartNoneMiB = base
+		rep.RSSRestartUnrelatedMiB = with
+		rep.RSSGrowthUnrelatedSecretsPct = 100 * (with - base) / base
+	}
+
+	rep.print()
+	data, _ := json.MarshalIndent(rep, "", "  ")
+	if err := os.WriteFile(cfg.out, append(data, '\n'), 0o644); err != nil {
+		return err
+	}
+	step("wrote %s", cfg.out)
+	if failed := rep.failedTargets(); len(failed) > 0 {
+		step("targets missed: %s", strings.Join(failed, ", "))
+	}
+	return nil
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(d):
+		return nil
+	}
+}
+
+func startManager(ctx context.Context, name, kubeconfig string, args []string) (*process, error) {
+	probe, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	all := append([]string{"--health-probe-bind-address", probe, "--metrics-bind-address", "0"}, args...)
+	p, err := startProcess(name, managerBinary, []string{"KUBECONFIG=" + kubeconfig}, all...)
+	if err != nil {
+		return nil, err
+	}
+	if err := waitHTTP(ctx, "http://"+probe+"/readyz", 60*time.Second, p); err != nil {
+		p.stop()
+		return nil, err
+	}
+	return p, nil
+}
+
+func waitAccountsReady(ctx context.Context, c client.Client, mgr *process) error {
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		ready := 0
+		for _, name := range []string{accountAKSK, accountPassword} {
+			var a v1alpha1.CloudAccount
+			if err := c.Get(ctx, client.ObjectKey{Namespace: benchNS, Name: name}, &a); err != nil {
+				return err
+			}
+			if meta.IsStatusConditionTrue(a.Status.Conditions, v1alpha1.ConditionReady) {
+				ready++
+			}
+		}
+		if ready == 2 {
+			return nil
+		}
+		if mgr.exited() || time.Now().After(deadline) {
+			return fmt.Errorf("CloudAccounts not Ready (see %s)", mgr.logPath)
+		}
+		if err := sleep(ctx, 100*time.Millisecond); err != nil {
+			return err
+		}
+	}
+}
+
+// restartRSS starts a fresh manager on the converged objects, waits until it
+// has read every object from the cloud once and one more refresh interval
+// has passed, and returns its peak RSS (VmHWM) in MiB.
+func restartRSS(ctx context.Context, cfg config, name, kubeconfig string, args []string, admin simAdmin, rc rest.Interface, rep *report) (float64, error) {
+	step("%s: starting a fresh manager", name)
+	before, err := admin.counts()
+	if err != nil {
+		return 0, err
+	}
+	w0, err := apiWrites(ctx, rc)
+	if err != nil {
+		return 0, err
+	}
+	start := time.Now()
+	mgr, err := startManager(ctx, name, kubeconfig, args)
+	if err != nil {
+		return 0, err
+	}
+	defer mgr.stop()
+	deadline := time.Now().Add(cfg.timeout)
+	for {
+		now, err := admin.counts()
+		if err != nil {
+			return 0, err
+		}
+		calls := now.total(cloudsim.APIWorkspace) + now.total(cloudsim.APIDevEnvToken) -
+			before.total(cloudsim.APIWorkspace) - before.total(cloudsim.APIDevEnvToken)
+		if calls >= 2*cfg.n {
+			break
+		}
+		if mgr.exited() || time.Now().After(deadline) {
+			return 0, fmt.Errorf("%s: only %d of %d objects read after %s (see %s)", name, calls, 2*cfg.n, time.Since(start), mgr.logPath)
+		}
+		if err := sleep(ctx, 200*time.Millisecond); err != nil {
+			return 0, err
+		}
+	}
+	resynced := time.Since(start)
+	if err := sleep(ctx, cfg.interval); err != nil {
+		return 0, err
+	}
+	st, err := readProc(mgr.pid())
+	if err != nil {
+		return 0, err
+	}
+	if rep != nil {
+		w1, err := apiWrites(ctx, rc)
+		if err != nil {
+			return 0, err
+		}
+		rep.RestartResyncSeconds = resynced.Seconds()
+		rep.RestartWrites = w1.sub(w0).objectWrites()
+	}
+	step("%s: every object re-read after %.2fs; peak RSS %.1f MiB", name, resynced.Seconds(), st.hwmMiB)
+	return st.hwmMiB, nil
+}
+
+// tracker watches the bench namespace: when each object turned Ready, and how
+// many changes the objects and the operator's Secrets saw.
+type tracker struct {
+	cancel  context.CancelFunc
+	want    int
+	mu      sync.Mutex
+	readyAt map[string]time.Time
+	last    time.Time
+	done    chan struct{}
+	events  atomic.Int64
+}
+
+func startTracker(ctx context.Context, cfg *rest.Config, scheme *kruntime.Scheme, want int) (*tracker, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	ca, err := cache.New(cfg, cache.Options{
+		Scheme:            scheme,
+		DefaultNamespaces: map[string]cache.Config{benchNS: {}},
+		ByObject: map[client.Object]cache.ByObject{
+			&corev1.Secret{}: {Label: labels.SelectorFromSet(labels.Set{v1alpha1.LabelManagedBy: v1alpha1.ManagedByValue})},
+		},
+	})
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	t := &tracker{cancel: cancel, want: want, readyAt: map[string]time.Time{}, done: make(chan struct{})}
+	for _, o := range []client.Object{&v1alpha1.DevEnvironmentToken{}, &v1alpha1.Workspace{}, &corev1.Secret{}} {
+		inf, err := ca.GetInformer(ctx, o)
+		if err != nil {
+			cancel()
+			return nil, err
+		}
+		if _, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+			AddFunc: t.observe,
+			UpdateFunc: func(oldObj, newObj any) {
+				if oldObj.(client.Object).GetResourceVersion() != newObj.(client.Object).GetResourceVersion() {
+					t.events.Add(1)
+				}
+				t.observe(newObj)
+			},
+		}); err != nil {
+			cancel()
+			return nil, err
+		}
+	}
+	go func() { _ = ca.Start(ctx) }()
+	if !ca.WaitForCacheSync(ctx) {
+		cancel()
+		return nil, fmt.Errorf("bench watch cache did not sync")
+	}
+	return t, nil
+}
+
+func (t *tracker) observe(obj any) {
+	m, ok := obj.(v1alpha1.Mirrored)
+	if !ok {
+		return
+	}
+	if !meta.IsStatusConditionTrue(m.Sync().Conditions, v1alpha1.ConditionReady) {
+		return
+	}
+	key := fmt.Sprintf("%T/%s", obj, m.GetName())
+	now := time.Now()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if _, seen := t.readyAt[key]; seen {
+		return
+	}
+	t.readyAt[key] = now
+	t.last = now
+	if len(t.readyAt) == t.want {
+		close(t.done)
+	}
+}
+
+func (t *tracker) updates() int64 { return t.events.Load() }
+
+func (t *tracker) lastReady() time.Time {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.last
+}
+
+func (t *tracker) waitAllReady(ctx context.Context, timeout time.Duration, mgr *process, start time.Time) error {
+	tick := time.NewTicker(5 * time.Second)
+	defer tick.Stop()
+	deadline := time.After(timeout)
+	for {
+		select {
+		case <-t.done:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-deadline:
+			t.mu.Lock()
+			n := len(t.readyAt)
+			t.mu.Unlock()
+			return fmt.Errorf("only %d of %d objects Ready after %s (see %s)", n, t.want, timeout, mgr.logPath)
+		case <-tick.C:
+			if mgr.exited() {
+				return fmt.Errorf("the manager exited (see %s)", mgr.logPath)
+			}
+			t.mu.Lock()
+			n := len(t.readyAt)
+			t.mu.Unlock()
+			step("convergence: %d/%d Ready after %.0fs", n, t.want, time.Since(start).Seconds())
+		}
+	}
+}
+
+func (t *tracker) stop() { t.cancel() }
+
+// machine describes where the numbers come from.
+func machine() map[string]string {
+	m := map[string]string{"cpus": fmt.Sprint(runtime.NumCPU()), "go": runtime.Version(), "os": runtime.GOOS + "/" + runtime.GOARCH}
+	if data, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(data), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				m["cpu_model"] = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	if data, err := os.ReadFile("/proc/meminfo"); err == nil {
+		for _, line := range strings.Split(string(data), "\n") {
+			if strings.HasPrefix(line, "MemTotal:") {
+				m["memory"] = strings.Join(strings.Fields(strings.TrimPrefix(line, "MemTotal:")), " ")
+			}
+		}
+	}
+	if data, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		m["kernel"] = strings.TrimSpace(string(data))
+	}
+	return m
+}

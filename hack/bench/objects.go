@@ -1,0 +1,247 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	v1alpha1 "github.com/cloudmirror-io/modelarts-operator/api/v1alpha1"
+	"github.com/cloudmirror-io/modelarts-operator/internal/cloudclient"
+	"github.com/cloudmirror-io/modelarts-operator/internal/cloudsim"
+)
+
+const (
+	accountAKSK     = "bench-aksk"
+	accountPassword = "bench-password"
+)
+
+// accountOf spreads objects over the two accounts: even indexes on AK/SK,
+// odd ones on the password account (whose IAM token must be cached).
+func accountOf(i int) string {
+	if i%2 == 0 {
+		return accountAKSK
+	}
+	return accountPassword
+}
+
+func tokenName(i int) string     { return fmt.Sprintf("tok-%06d", i) }
+func workspaceName(i int) string { return fmt.Sprintf("ws-%06d", i) }
+
+// accountObjects are the two credentials Secrets and CloudAccounts, with a
+// client-side budget sized for the load (rps per account).
+func accountObjects(ns, simURL string, rps int32) []client.Object {
+	secret := func(name string, data map[string]string) *corev1.Secret {
+		return &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, StringData: data}
+	}
+	account := func(name, secretName string) *v1alpha1.CloudAccount {
+		return &v1alpha1.CloudAccount{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+			Spec: v1alpha1.CloudAccountSpec{
+				Cloud: "HuaweiCloud", Region: "cn-north-4", ProjectID: cloudsim.DefaultProjectID,
+				CredentialsSecretRef: v1alpha1.LocalObjectReference{Name: secretName},
+				Endpoints:            &v1alpha1.CloudEndpoints{IAM: simURL, ModelArts: simURL, ROMA: simURL},
+				AllowInsecureHTTP:    true,
+				RequestsPerSecond:    &rps, Burst: &rps,
+			},
+		}
+	}
+	return []client.Object{
+		secret("bench-credentials-aksk", map[string]string{
+			cloudclient.KeyAccessKey: cloudsim.DefaultAccessKey, cloudclient.KeySecretKey: cloudsim.DefaultSecretKey}),
+		secret("bench-credentials-password", map[string]string{
+			cloudclient.KeyUserName: cloudsim.DefaultUserName, cloudclient.KeyPassword: cloudsim.DefaultPassword,
+			cloudclient.KeyDomainName: cloudsim.DefaultDomainName}),
+		account(accountAKSK, "bench-credentials-aksk"),
+		account(accountPassword, "bench-credentials-password"),
+	}
+}
+
+// cloudConfigs are the same accounts as cloudclient configurations (the floor).
+func cloudConfigs(simURL string, rps int32) map[string]cloudclient.Config {
+	base := cloudclient.Config{
+		Region: "cn-north-4", ProjectID: cloudsim.DefaultProjectID, AllowInsecureHTTP: true,
+		Endpoints:         cloudclient.Endpoints{IAM: simURL, ModelArts: simURL, ROMA: simURL},
+		RequestsPerSecond: float64(rps), Burst: int(rps),
+	}
+	aksk, password := base, base
+	aksk.Credentials = cloudclient.Credentials{AccessKey: cloudsim.DefaultAccessKey, SecretKey: cloudsim.DefaultSecretKey}
+	password.Credentials = cloudclient.Credentials{UserName: cloudsim.DefaultUserName, Password: cloudsim.DefaultPassword,
+		DomainName: cloudsim.DefaultDomainName}
+	return map[string]cloudclient.Config{accountAKSK: aksk, accountPassword: password}
+}
+
+func newToken(ns string, i int, interval time.Duration) *v1alpha1.DevEnvironmentToken {
+	return &v1alpha1.DevEnvironmentToken{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: tokenName(i)},
+		Spec: v1alpha1.DevEnvironmentTokenSpec{
+			MirrorSpec: v1alpha1.MirrorSpec{AccountRef: v1alpha1.LocalObjectReference{Name: accountOf(i)},
+				RefreshInterval: &metav1.Duration{Duration: interval}},
+			InstanceID: devEnvInstanceID(i),
+		},
+	}
+}
+
+func newWorkspace(ns string, i int, interval time.Duration) *v1alpha1.Workspace {
+	return &v1alpha1.Workspace{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: workspaceName(i)},
+		Spec: v1alpha1.WorkspaceSpec{
+			MirrorSpec: v1alpha1.MirrorSpec{AccountRef: v1alpha1.LocalObjectReference{Name: accountOf(i)},
+				RefreshInterval: &metav1.Duration{Duration: interval}},
+			WorkspaceID: workspaceID(i),
+		},
+	}
+}
+
+// parallel runs fn(i) for i in [0, n) on workers goroutines and returns the first error.
+func parallel(n, workers int, fn func(i int) error) error {
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		first error
+	)
+	next := make(chan int)
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				if err := fn(i); err != nil {
+					mu.Lock()
+					if first == nil {
+						first = err
+					}
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	for i := 0; i < n; i++ {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	return first
+}
+
+// createObjects creates n DevEnvironmentTokens and n Workspaces, interleaved.
+func createObjects(ctx context.Context, c client.Client, ns string, n int, interval time.Duration, workers int) error {
+	return parallel(2*n, workers, func(j int) error {
+		i := j / 2
+		var o client.Object = newToken(ns, i, interval)
+		if j%2 == 1 {
+			o = newWorkspace(ns, i, interval)
+		}
+		if err := c.Create(ctx, o); err != nil {
+			return fmt.Errorf("creating %s: %w", o.GetName(), err)
+		}
+		return nil
+	})
+}
+
+// runFloor does what converging costs at least, with a plain client and no
+// controller: per DevEnvironmentToken a cloud GET, a Secret create and a
+// status update; per Workspace a cloud GET and a status update; each kind on
+// `workers` goroutines, as the operator runs `workers` per controller. The
+// objects already exist in ns; creating them is not timed.
+func runFloor(ctx context.Context, c client.Client, ns string, n, workers int, configs map[string]cloudclient.Config) (time.Duration, error) {
+	pool := cloudclient.NewPool(cloudclient.Options{})
+	clients := map[string]*cloudclient.Client{}
+	for name, cfg := range configs {
+		cl, err := pool.Client(cfg)
+		if err != nil {
+			return 0, err
+		}
+		clients[name] = cl
+	}
+	ready := func(conds *[]metav1.Condition, gen int64) {
+		meta.SetStatusCondition(conds, metav1.Condition{Type: v1alpha1.ConditionReady, Status: metav1.ConditionTrue,
+			Reason: v1alpha1.ReasonSynced, Message: "the cloud's data is mirrored", ObservedGeneration: gen})
+		meta.SetStatusCondition(conds, metav1.Condition{Type: v1alpha1.ConditionSynced, Status: metav1.ConditionTrue,
+			Reason: v1alpha1.ReasonSynced, Message: "the last cloud read succeeded", ObservedGeneration: gen})
+	}
+	// The objects are read before the clock starts: the operator has them in its cache.
+	var tokens v1alpha1.DevEnvironmentTokenList
+	var workspaces v1alpha1.WorkspaceList
+	if err := c.List(ctx, &tokens, client.InNamespace(ns)); err != nil {
+		return 0, err
+	}
+	if err := c.List(ctx, &workspaces, client.InNamespace(ns)); err != nil {
+		return 0, err
+	}
+	tokenByName := map[string]*v1alpha1.DevEnvironmentToken{}
+	for i := range tokens.Items {
+		tokenByName[tokens.Items[i].Name] = &tokens.Items[i]
+	}
+	workspaceByName := map[string]*v1alpha1.Workspace{}
+	for i := range workspaces.Items {
+		workspaceByName[workspaces.Items[i].Name] = &workspaces.Items[i]
+	}
+	if len(tokenByName) != n || len(workspaceByName) != n {
+		return 0, fmt.Errorf("floor namespace holds %d tokens and %d workspaces, want %d each", len(tokenByName), len(workspaceByName), n)
+	}
+
+	start := time.Now()
+	errs := make(chan error, 2)
+	go func() {
+		errs <- parallel(n, workers, func(i int) error {
+			t := tokenByName[tokenName(i)]
+			token, err := clients[accountOf(i)].GetDevEnvToken(ctx, t.Spec.InstanceID)
+			if err != nil {
+				return err
+			}
+			s := &corev1.Secret{
+				ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: t.Name,
+					Labels: map[string]string{v1alpha1.LabelManagedBy: v1alpha1.ManagedByValue}},
+				Data: map[string][]byte{"token": []byte(token)},
+			}
+			if err := controllerutil.SetControllerReference(t, s, c.Scheme()); err != nil {
+				return err
+			}
+			if err := c.Create(ctx, s); err != nil {
+				return err
+			}
+			before := t.DeepCopy()
+			now := metav1.NewTime(time.Now().Truncate(time.Second))
+			t.Status.SecretName, t.Status.TokenUpdateTime = s.Name, &now
+			t.Status.LastSyncTime, t.Status.LastSuccessfulSyncTime = &now, &now
+			t.Status.ObservedGeneration = t.Generation
+			ready(&t.Status.Conditions, t.Generation)
+			return c.Status().Patch(ctx, t, client.MergeFrom(before))
+		})
+	}()
+	go func() {
+		errs <- parallel(n, workers, func(i int) error {
+			w := workspaceByName[workspaceName(i)]
+			ws, err := clients[accountOf(i)].GetWorkspace(ctx, w.Spec.WorkspaceID)
+			if err != nil {
+				return err
+			}
+			before := w.DeepCopy()
+			now := metav1.NewTime(time.Now().Truncate(time.Second))
+			st := &w.Status
+			st.ID, st.Name, st.Owner, st.AuthType, st.State = ws.ID, ws.Name, ws.Owner, ws.AuthType, ws.Status
+			st.EnterpriseProjectID, st.EnterpriseProjectName = ws.EnterpriseProjectID, ws.EnterpriseProjectName
+			for _, g := range ws.Grants {
+				st.Grants = append(st.Grants, v1alpha1.WorkspaceGrant{UserID: g.UserID, UserName: g.UserName})
+			}
+			st.LastSyncTime, st.LastSuccessfulSyncTime = &now, &now
+			st.ObservedGeneration = w.Generation
+			ready(&st.Conditions, w.Generation)
+			return c.Status().Patch(ctx, w, client.MergeFrom(before))
+		})
+	}()
+	var first error
+	for range 2 {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+		}
+	}
+	return time.Since(start), first
+}

@@ -1,0 +1,131 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// report is bin/bench/report.json. The first block of keys is the issue's
+// contract; the rest explains them.
+type report struct {
+	Objects                           int     `json:"objects"`
+	ConvergenceSeconds                float64 `json:"convergence_seconds"`
+	FloorSeconds                      float64 `json:"floor_seconds"`
+	ConvergenceOverFloor              float64 `json:"convergence_over_floor"`
+	SteadyCloudCallsPerObjectInterval float64 `json:"steady_cloud_calls_per_object_interval"`
+	SteadyWritesPerObjectInterval     float64 `json:"steady_writes_per_object_interval"`
+	IAMTokenRequestsPerAccount        float64 `json:"iam_token_requests_per_account"`
+	PeakRSSMiB                        float64 `json:"peak_rss_mib"`
+	RSSGrowthUnrelatedSecretsPct      float64 `json:"rss_growth_unrelated_secrets_pct"`
+
+	ObjectsPerKind         int               `json:"objects_per_kind"`
+	ObjectsTotal           int               `json:"objects_total"`
+	Kinds                  []string          `json:"kinds"`
+	CloudLatencySeconds    float64           `json:"cloud_latency_seconds"`
+	RefreshIntervalSeconds float64           `json:"refresh_interval_seconds"`
+	WorkersPerController   int               `json:"workers_per_controller"`
+	ManagerArgs            []string          `json:"manager_args"`
+	ManagerDefaults        map[string]string `json:"manager_flag_defaults"`
+	Machine                map[string]string `json:"machine"`
+	Command                string            `json:"command"`
+	StartedAt              string            `json:"started_at"`
+
+	CreateSeconds         float64 `json:"create_seconds"`
+	ConvergenceCPUSeconds float64 `json:"convergence_cpu_seconds"`
+
+	SteadyWindowSeconds    float64            `json:"steady_window_seconds"`
+	SteadyCloudCalls       int                `json:"steady_cloud_calls"`
+	SteadyWrites           float64            `json:"steady_writes"`
+	SteadyWritesByResource map[string]float64 `json:"steady_api_writes_by_resource"`
+	SteadyWatchEvents      int64              `json:"steady_watch_events"`
+	SteadyCPUSeconds       float64            `json:"steady_cpu_seconds"`
+	SteadyCPUCoresAvg      float64            `json:"steady_cpu_cores_avg"`
+	SteadyIAMTokenRequests int                `json:"steady_iam_token_requests"`
+	ManagerRSSMiBEnd       float64            `json:"manager_rss_mib_end"`
+
+	PasswordAccounts int            `json:"password_accounts"`
+	IAMTokenRequests int            `json:"iam_token_requests"`
+	IAMTokensIssued  int            `json:"iam_tokens_issued"`
+	CloudCallsTotal  map[string]int `json:"cloud_calls_total"`
+
+	UnrelatedSecrets       int     `json:"unrelated_secrets"`
+	RSSRestartNoneMiB      float64 `json:"rss_restart_no_unrelated_mib"`
+	RSSRestartUnrelatedMiB float64 `json:"rss_restart_unrelated_mib"`
+	RestartResyncSeconds   float64 `json:"restart_resync_seconds"`
+	RestartWrites          float64 `json:"restart_writes"`
+}
+
+func newReport(cfg config, workers int, managerArgs []string) *report {
+	defaults := map[string]string{}
+	for _, f := range []string{"max-concurrent-reconciles", "kube-api-qps", "kube-api-burst", "status-heartbeat"} {
+		defaults[f] = flagDefault(f)
+	}
+	if managerArgs == nil {
+		managerArgs = []string{}
+	}
+	return &report{
+		Objects: cfg.n, ObjectsPerKind: cfg.n, ObjectsTotal: 2 * cfg.n,
+		Kinds:               []string{"DevEnvironmentToken", "Workspace"},
+		CloudLatencySeconds: cfg.latency.Seconds(), RefreshIntervalSeconds: cfg.interval.Seconds(),
+		WorkersPerController: workers, ManagerArgs: managerArgs, ManagerDefaults: defaults,
+		Machine: machine(), Command: strings.Join(os.Args, " "), StartedAt: time.Now().UTC().Format(time.RFC3339),
+		UnrelatedSecrets: cfg.unrelated,
+	}
+}
+
+type target struct {
+	name, value, goal string
+	ok                bool
+}
+
+func (r *report) targets() []target {
+	t := []target{
+		{"convergence / floor", fmt.Sprintf("%.2f (%.1fs / %.1fs)", r.ConvergenceOverFloor, r.ConvergenceSeconds, r.FloorSeconds), "≤ 2", r.ConvergenceOverFloor <= 2},
+		{"steady cloud calls per object per interval", fmt.Sprintf("%.3f", r.SteadyCloudCallsPerObjectInterval), "≤ 1.05", r.SteadyCloudCallsPerObjectInterval <= 1.05},
+		{"steady writes per object per interval", fmt.Sprintf("%.4f (%.0f writes)", r.SteadyWritesPerObjectInterval, r.SteadyWrites), "0", r.SteadyWrites == 0},
+		{"IAM token requests per password account", fmt.Sprintf("%.0f", r.IAMTokenRequestsPerAccount), "1", r.IAMTokenRequestsPerAccount == 1},
+		{fmt.Sprintf("peak RSS with %d objects", r.ObjectsTotal), fmt.Sprintf("%.1f MiB", r.PeakRSSMiB), "≤ 150 MiB", r.PeakRSSMiB <= 150},
+	}
+	if r.UnrelatedSecrets > 0 {
+		t = append(t, target{fmt.Sprintf("RSS growth, %d unrelated Secrets", r.UnrelatedSecrets),
+			fmt.Sprintf("%+.1f%% (%.1f → %.1f MiB)", r.RSSGrowthUnrelatedSecretsPct, r.RSSRestartNoneMiB, r.RSSRestartUnrelatedMiB),
+			"< 10%", r.RSSGrowthUnrelatedSecretsPct < 10})
+	}
+	return t
+}
+
+func (r *report) failedTargets() []string {
+	var out []string
+	for _, t := range r.targets() {
+		if !t.ok {
+			out = append(out, t.name)
+		}
+	}
+	return out
+}
+
+func (r *report) print() {
+	fmt.Printf("\n%d DevEnvironmentTokens + %d Workspaces, cloud latency %s, refreshInterval %s, %d workers per controller, %s CPUs\n\n",
+		r.ObjectsPerKind, r.ObjectsPerKind, time.Duration(r.CloudLatencySeconds*float64(time.Second)),
+		time.Duration(r.RefreshIntervalSeconds*float64(time.Second)), r.WorkersPerController, r.Machine["cpus"])
+	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(w, "measure\tvalue\ttarget\t")
+	for _, t := range r.targets() {
+		mark := "ok"
+		if !t.ok {
+			mark = "MISSED"
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", t.name, t.value, t.goal, mark)
+	}
+	fmt.Fprintf(w, "operator CPU, convergence\t%.1f s\t\t\n", r.ConvergenceCPUSeconds)
+	fmt.Fprintf(w, "operator CPU, steady state\t%.1f s in %.0f s (%.2f cores)\t\t\n", r.SteadyCPUSeconds, r.SteadyWindowSeconds, r.SteadyCPUCoresAvg)
+	fmt.Fprintf(w, "steady watch events (objects, Secrets)\t%d\t\t\n", r.SteadyWatchEvents)
+	if r.UnrelatedSecrets > 0 {
+		fmt.Fprintf(w, "restart: all objects re-read in\t%.1f s, %.0f writes\t\t\n", r.RestartResyncSeconds, r.RestartWrites)
+	}
+	_ = w.Flush()
+	fmt.Println()
+}
