@@ -147,10 +147,16 @@ func (r *MirrorReconciler[T, D]) Reconcile(ctx context.Context, req ctrl.Request
 	succeeded := outcome == syncSucceeded
 	r.record(req.NamespacedName, obj, now, next, outcome)
 	result, err := r.writeStatus(ctx, before, obj, now, succeeded)
-	if result.RequeueAfter == 0 && err == nil {
+	if err != nil {
+		// The workqueue retries at once; that retry must sync and write
+		// again, not find the object "not due" for a whole interval.
+		r.expire(req.NamespacedName)
+		return result, err
+	}
+	if result.RequeueAfter == 0 {
 		result.RequeueAfter = next
 	}
-	return result, err
+	return result, nil
 }
 
 // syncOutcome is how one sync ended.
@@ -405,6 +411,15 @@ func (r *MirrorReconciler[T, D]) record(key types.NamespacedName, obj T, now tim
 		rec.failures = 0
 	case syncFailed:
 		rec.failures++
+	}
+}
+
+// expire makes key due now, keeping what else its record says.
+func (r *MirrorReconciler[T, D]) expire(key types.NamespacedName) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if rec, ok := r.records[key]; ok {
+		rec.nextSync = time.Time{}
 	}
 }
 

@@ -1,0 +1,164 @@
+package controller
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
+
+	v1alpha1 "github.com/cloudmirror-io/modelarts-operator/api/v1alpha1"
+	"github.com/cloudmirror-io/modelarts-operator/internal/cloudclient"
+	"github.com/cloudmirror-io/modelarts-operator/internal/cloudsim"
+)
+
+// API server write failures are injected with an interceptor around a fake
+// client (the suite's manager would otherwise race the reconciler under
+// test); the cloud is the suite's simulator. Each Reconcile call stands for
+// one the manager makes: at once after an error, after RequeueAfter otherwise.
+var _ = Describe("API server write conflicts and failures", func() {
+	ctx := context.Background()
+	const ns = "conflicts"
+	key := types.NamespacedName{Namespace: ns, Name: "tok"}
+	var (
+		c                  client.Client
+		r                  *MirrorReconciler[*v1alpha1.DevEnvironmentToken, string]
+		mu                 sync.Mutex
+		failStatus         int // status writes to fail
+		failSecret         int // Secret creates/updates to fail with a conflict
+		now                time.Time
+		tokenCalls         func() int
+		statusErr          = apierrors.NewServerTimeout(schema.GroupResource{Group: v1alpha1.GroupVersion.Group, Resource: "devenvironmenttokens"}, "patch", 1)
+		secretConflict     = apierrors.NewConflict(schema.GroupResource{Resource: "secrets"}, "tok", nil)
+		take               = func(n *int) bool { mu.Lock(); defer mu.Unlock(); ok := *n > 0; *n--; return ok }
+		reconcile          = func() (ctrl.Result, error) { return r.Reconcile(ctx, ctrl.Request{NamespacedName: key}) }
+		currentToken       = func() *v1alpha1.DevEnvironmentToken {
+			var t v1alpha1.DevEnvironmentToken
+			Expect(c.Get(ctx, key, &t)).To(Succeed())
+			return &t
+		}
+		tokenSecret = func() (map[string][]byte, error) {
+			var s corev1.Secret
+			err := c.Get(ctx, key, &s)
+			return s.Data, err
+		}
+	)
+
+	BeforeEach(func() {
+		sim.ClearFaults()
+		failStatus, failSecret = 0, 0
+		now = time.Now()
+		tok := &v1alpha1.DevEnvironmentToken{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "tok", UID: "uid-tok", Generation: 1},
+			Spec:       v1alpha1.DevEnvironmentTokenSpec{MirrorSpec: mirror(), InstanceID: cloudsim.DefaultDevEnvInstance},
+		}
+		c = interceptor.NewClient(
+			fake.NewClientBuilder().WithScheme(testScheme).WithObjects(tok).WithStatusSubresource(tok).Build(),
+			interceptor.Funcs{
+				SubResourcePatch: func(ctx context.Context, cl client.Client, sub string, obj client.Object, p client.Patch, opts ...client.SubResourcePatchOption) error {
+					if take(&failStatus) {
+						return statusErr
+					}
+					return cl.SubResource(sub).Patch(ctx, obj, p, opts...)
+				},
+				Create: func(ctx context.Context, cl client.WithWatch, obj client.Object, opts ...client.CreateOption) error {
+					if _, ok := obj.(*corev1.Secret); ok && take(&failSecret) {
+						return secretConflict
+					}
+					return cl.Create(ctx, obj, opts...)
+				},
+				Update: func(ctx context.Context, cl client.WithWatch, obj client.Object, opts ...client.UpdateOption) error {
+					if _, ok := obj.(*corev1.Secret); ok && take(&failSecret) {
+						return secretConflict
+					}
+					return cl.Update(ctx, obj, opts...)
+				},
+			})
+		accounts := NewAccounts(cloudclient.NewPool(cloudclient.Options{HTTPTimeout: 3 * time.Second}))
+		cfg := accountConfig(simAccount(ns, "acct", "creds"))
+		cfg.Credentials = cloudclient.Credentials{AccessKey: cloudsim.DefaultAccessKey, SecretKey: cloudsim.DefaultSecretKey}
+		accounts.Set(types.NamespacedName{Namespace: ns, Name: "acct"}, cfg)
+		r = &MirrorReconciler[*v1alpha1.DevEnvironmentToken, string]{
+			Client: c, APIReader: c, Kind: devEnvTokenKind{}, Accounts: accounts,
+			Recorder: events.NewFakeRecorder(100), Heartbeat: 5 * time.Minute, Workers: 1,
+			Now: func() time.Time { return now },
+		}
+		base := sim.RequestsFor(cloudsim.APIDevEnvToken, cloudsim.DefaultDevEnvInstance)
+		tokenCalls = func() int { return sim.RequestsFor(cloudsim.APIDevEnvToken, cloudsim.DefaultDevEnvInstance) - base }
+	})
+
+	It("writes the status on the retry after a failed status write, not a refresh interval later", func() {
+		failStatus = 1
+		_, err := reconcile()
+		Expect(apierrors.IsTimeout(err) || apierrors.IsServerTimeout(err)).To(BeTrue(), "the error goes back to the workqueue: %v", err)
+		Expect(tokenSecret()).To(Equal(map[string][]byte{"token": []byte(cloudsim.DefaultDevEnvToken)}))
+
+		now = now.Add(10 * time.Millisecond) // the workqueue's first retry
+		res, err := reconcile()
+		Expect(err).NotTo(HaveOccurred())
+		t := currentToken()
+		Expect(meta.FindStatusCondition(t.Status.Conditions, v1alpha1.ConditionReady)).To(haveCondition(metav1.ConditionTrue, v1alpha1.ReasonSynced))
+		Expect(t.Status.SecretName).To(Equal("tok"))
+		Expect(tokenCalls()).To(Equal(2), "the retry syncs again")
+		Expect(res.RequeueAfter).To(BeNumerically(">", time.Minute), "then back to the refresh interval")
+
+		now = now.Add(time.Second)
+		_, err = reconcile()
+		Expect(err).NotTo(HaveOccurred())
+		Expect(tokenCalls()).To(Equal(2), "not due: no cloud call")
+	})
+
+	It("retries a Secret write conflict with backoff, keeping status and Secret consistent", func() {
+		failSecret = 1
+		res, err := reconcile()
+		Expect(err).NotTo(HaveOccurred())
+		t := currentToken()
+		Expect(meta.FindStatusCondition(t.Status.Conditions, v1alpha1.ConditionSynced)).To(And(
+			haveCondition(metav1.ConditionFalse, v1alpha1.ReasonCloudError), HaveField("Message", ContainSubstring("cannot write Secret tok"))))
+		Expect(t.Status.SecretName).To(BeEmpty(), "status does not run ahead of the Secret")
+		_, err = tokenSecret()
+		Expect(apierrors.IsNotFound(err)).To(BeTrue())
+		Expect(res.RequeueAfter).To(BeNumerically("~", backoffBase, backoffBase/5))
+
+		now = now.Add(res.RequeueAfter)
+		_, err = reconcile()
+		Expect(err).NotTo(HaveOccurred())
+		t = currentToken()
+		Expect(meta.FindStatusCondition(t.Status.Conditions, v1alpha1.ConditionSynced)).To(haveCondition(metav1.ConditionTrue, v1alpha1.ReasonSynced))
+		Expect(tokenSecret()).To(Equal(map[string][]byte{"token": []byte(cloudsim.DefaultDevEnvToken)}))
+		Expect(tokenCalls()).To(Equal(2))
+
+		By("a conflicting update of an existing Secret (rotated token) is retried the same way")
+		rotated, err := sim.RotateDevEnvToken(cloudsim.DefaultProjectID, cloudsim.DefaultDevEnvInstance)
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(func() {
+			sim.Update(func(f *cloudsim.Fixture) {
+				f.Projects[cloudsim.DefaultProjectID].DevEnvInstances[cloudsim.DefaultDevEnvInstance] = cloudsim.DevEnvInstance{Token: cloudsim.DefaultDevEnvToken}
+			})
+		})
+		failSecret = 1
+		t = currentToken()
+		t.Annotations = map[string]string{v1alpha1.AnnotationSyncNow: "1"}
+		Expect(c.Update(ctx, t)).To(Succeed())
+		res, err = reconcile()
+		Expect(err).NotTo(HaveOccurred())
+		Expect(tokenSecret()).To(Equal(map[string][]byte{"token": []byte(cloudsim.DefaultDevEnvToken)}), "the old token stays until the write succeeds")
+		now = now.Add(res.RequeueAfter)
+		_, err = reconcile()
+		Expect(err).NotTo(HaveOccurred())
+		Expect(tokenSecret()).To(Equal(map[string][]byte{"token": []byte(rotated)}))
+		Expect(meta.FindStatusCondition(currentToken().Status.Conditions, v1alpha1.ConditionSynced)).To(haveCondition(metav1.ConditionTrue, v1alpha1.ReasonSynced))
+	})
+})

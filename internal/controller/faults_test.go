@@ -1,0 +1,313 @@
+package controller
+
+import (
+	"context"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	v1alpha1 "github.com/cloudmirror-io/modelarts-operator/api/v1alpha1"
+	"github.com/cloudmirror-io/modelarts-operator/internal/cloudsim"
+)
+
+// The fault matrix: each case asserts the conditions, the data kept and the
+// number of cloud calls. (404, ModelArts.6309, 401/403/500/malformed keeping
+// data, 429 Retry-After, sync-now and paused are in mirror_test.go.)
+var _ = Describe("Fault matrix", func() {
+	ctx := context.Background()
+	var ns string
+	BeforeEach(func() {
+		ns = newNamespace()
+		sim.ClearFaults()
+	})
+	AfterEach(func() {
+		sim.ClearFaults()
+		for _, o := range []client.Object{&v1alpha1.Workspace{}, &v1alpha1.AuthorizationSet{}, &v1alpha1.ServiceAppAuth{},
+			&v1alpha1.RomaApp{}, &v1alpha1.DevEnvironmentToken{}} {
+			Expect(k8sClient.DeleteAllOf(ctx, o, client.InNamespace(ns))).To(Succeed())
+		}
+	})
+
+	wsCalls := func() int { return sim.RequestsFor(cloudsim.APIWorkspace, cloudsim.DefaultWorkspaceID) }
+	tokCalls := func() int { return sim.RequestsFor(cloudsim.APIDevEnvToken, cloudsim.DefaultDevEnvInstance) }
+	newWorkspace := func(name string, interval time.Duration) *v1alpha1.Workspace {
+		ws := &v1alpha1.Workspace{ObjectMeta: objMeta(ns, name), Spec: v1alpha1.WorkspaceSpec{MirrorSpec: mirror(), WorkspaceID: cloudsim.DefaultWorkspaceID}}
+		if interval > 0 {
+			ws.Spec.RefreshInterval = &metav1.Duration{Duration: interval}
+		}
+		Expect(k8sClient.Create(ctx, ws)).To(Succeed())
+		Eventually(condition(ws, v1alpha1.ConditionReady)).Should(haveCondition(metav1.ConditionTrue, v1alpha1.ReasonSynced))
+		return ws
+	}
+	newToken := func(name string, interval time.Duration) *v1alpha1.DevEnvironmentToken {
+		tok := &v1alpha1.DevEnvironmentToken{ObjectMeta: objMeta(ns, name), Spec: v1alpha1.DevEnvironmentTokenSpec{MirrorSpec: mirror(), InstanceID: cloudsim.DefaultDevEnvInstance}}
+		if interval > 0 {
+			tok.Spec.RefreshInterval = &metav1.Duration{Duration: interval}
+		}
+		Expect(k8sClient.Create(ctx, tok)).To(Succeed())
+		Eventually(condition(tok, v1alpha1.ConditionReady)).Should(haveCondition(metav1.ConditionTrue, v1alpha1.ReasonSynced))
+		return tok
+	}
+	// expectKept checks that ws still shows the mirrored data and is Ready.
+	expectKept := func(ws *v1alpha1.Workspace) {
+		fetch(ws)
+		Expect(meta.IsStatusConditionTrue(ws.Status.Conditions, v1alpha1.ConditionReady)).To(BeTrue())
+		Expect(ws.Status.Name).To(Equal("test-workspace"))
+		Expect(ws.Status.ID).To(Equal(cloudsim.DefaultWorkspaceID))
+	}
+	expectTokenSecret := func(name string) {
+		Expect(secretData(ns, name)).To(Equal(map[string][]byte{"token": []byte(cloudsim.DefaultDevEnvToken)}))
+	}
+
+	Context("with an AK/SK account", func() {
+		BeforeEach(func() { readyAccount(ns, akskData()) })
+
+		It("recovers by itself after the cloud answers 500 for a while", func() {
+			ws := newWorkspace("ws", time.Minute)
+			before := wsCalls()
+			sim.InjectFault(cloudsim.APIWorkspace, cloudsim.Fault{Status: 500, Times: 2})
+			annotate(ws, v1alpha1.AnnotationSyncNow, "1")
+			Eventually(condition(ws, v1alpha1.ConditionSynced)).Should(And(
+				haveCondition(metav1.ConditionFalse, v1alpha1.ReasonCloudError), HaveField("Message", ContainSubstring("HTTP 500"))))
+			expectKept(ws)
+			// No sync-now: backoff (2s, then 4s) brings the retry that succeeds.
+			Eventually(condition(ws, v1alpha1.ConditionSynced), 15*time.Second).Should(haveCondition(metav1.ConditionTrue, v1alpha1.ReasonSynced))
+			Expect(wsCalls()-before).To(Equal(3), "two failed calls and one that succeeds")
+			Consistently(wsCalls, 2*time.Second, 200*time.Millisecond).Should(Equal(before+3), "back to the refresh interval")
+		})
+
+		It("backs off exponentially while the cloud keeps failing, without rewriting status", func() {
+			ws := newWorkspace("ws", time.Minute)
+			sim.InjectFault(cloudsim.APIWorkspace, cloudsim.Fault{Status: 500})
+			before := wsCalls()
+			annotate(ws, v1alpha1.AnnotationSyncNow, "1")
+			Eventually(condition(ws, v1alpha1.ConditionSynced)).Should(haveCondition(metav1.ConditionFalse, v1alpha1.ReasonCloudError))
+			rv := ws.ResourceVersion
+
+			// Record when each call arrives for 15s.
+			var times []time.Time
+			last, start := before, time.Now()
+			for time.Since(start) < 15*time.Second {
+				if n := wsCalls(); n != last {
+					for ; last < n; last++ {
+						times = append(times, time.Now())
+					}
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			// Calls at ~0, 2, 6 and 14s (±10% jitter): 3 or 4 in the window, never a hot loop.
+			Expect(len(times)).To(BeNumerically(">=", 3))
+			Expect(len(times)).To(BeNumerically("<=", 4))
+			gap1, gap2 := times[1].Sub(times[0]), times[2].Sub(times[1])
+			Expect(gap1).To(BeNumerically("~", 2*time.Second, 700*time.Millisecond))
+			Expect(gap2).To(BeNumerically("~", 4*time.Second, time.Second))
+			Expect(fetch(ws).GetResourceVersion()).To(Equal(rv), "a persistent failure writes status once")
+			expectKept(ws)
+		})
+
+		It("times out a hanging request and leaves no worker stuck", func() {
+			// More objects than the controller has workers (4).
+			var wss []*v1alpha1.Workspace
+			for _, name := range []string{"ws-a", "ws-b", "ws-c", "ws-d", "ws-e", "ws-f"} {
+				wss = append(wss, newWorkspace(name, time.Minute))
+			}
+			tok := newToken("tok", 0)
+			sim.InjectFault(cloudsim.APIWorkspace, cloudsim.Fault{Hang: true})
+			before := wsCalls()
+			start := time.Now()
+			for _, ws := range wss {
+				annotate(ws, v1alpha1.AnnotationSyncNow, "1")
+			}
+			By("another kind keeps syncing meanwhile")
+			tb := tokCalls()
+			annotate(tok, v1alpha1.AnnotationSyncNow, "1")
+			Eventually(tokCalls, 2*time.Second).Should(Equal(tb + 1))
+
+			By("every request is cut at the 3s deadline: CloudError, data kept")
+			for _, ws := range wss {
+				Eventually(condition(ws, v1alpha1.ConditionSynced), 15*time.Second).Should(And(
+					haveCondition(metav1.ConditionFalse, v1alpha1.ReasonCloudError),
+					HaveField("Message", ContainSubstring("no response"))))
+				expectKept(ws)
+			}
+			Expect(time.Since(start)).To(BeNumerically(">=", 3*time.Second))
+			Expect(wsCalls() - before).To(BeNumerically(">=", 6))
+
+			By("when the cloud answers again, every object recovers without help")
+			sim.ClearFaults()
+			for _, ws := range wss {
+				Eventually(condition(ws, v1alpha1.ConditionSynced), 20*time.Second).Should(haveCondition(metav1.ConditionTrue, v1alpha1.ReasonSynced))
+			}
+		})
+
+		DescribeTable("reports InvalidResponse and keeps the last data and Secrets",
+			func(fault cloudsim.Fault) {
+				saa := &v1alpha1.ServiceAppAuth{ObjectMeta: objMeta(ns, "svc"), Spec: v1alpha1.ServiceAppAuthSpec{MirrorSpec: mirror(), ServiceID: cloudsim.DefaultServiceID, SecretName: "svc-apps"}}
+				roma := &v1alpha1.RomaApp{ObjectMeta: objMeta(ns, "roma"), Spec: v1alpha1.RomaAppSpec{MirrorSpec: mirror(), InstanceID: cloudsim.DefaultRomaInstanceID, AppID: cloudsim.DefaultRomaAppID, SecretName: "roma-key"}}
+				ws := newWorkspace("ws", time.Minute)
+				for _, o := range []v1alpha1.Mirrored{saa, roma} {
+					Expect(k8sClient.Create(ctx, o)).To(Succeed())
+					Eventually(condition(o, v1alpha1.ConditionReady)).Should(haveCondition(metav1.ConditionTrue, v1alpha1.ReasonSynced))
+				}
+				svcSecret, romaSecret := secretData(ns, "svc-apps"), secretData(ns, "roma-key")
+				before := wsCalls()
+				for _, api := range []cloudsim.API{cloudsim.APIWorkspace, cloudsim.APIServiceAPIAuths, cloudsim.APIRomaApp} {
+					sim.InjectFault(api, fault)
+				}
+				for _, o := range []client.Object{ws, saa, roma} {
+					annotate(o, v1alpha1.AnnotationSyncNow, "1")
+				}
+				for _, o := range []v1alpha1.Mirrored{ws, saa, roma} {
+					Eventually(condition(o, v1alpha1.ConditionSynced)).Should(haveCondition(metav1.ConditionFalse, v1alpha1.ReasonInvalidResponse))
+					Expect(meta.IsStatusConditionTrue(o.Sync().Conditions, v1alpha1.ConditionReady)).To(BeTrue())
+				}
+				expectKept(ws)
+				Expect(saa.Status.AppCount).To(BeEquivalentTo(1))
+				Expect(roma.Status.Name).To(Equal("AppName"))
+				Expect(secretData(ns, "svc-apps")).To(Equal(svcSecret))
+				Expect(secretData(ns, "roma-key")).To(Equal(romaSecret))
+				Expect(wsCalls()-before).To(BeNumerically("<=", 2), "one call, at most one backoff retry so far")
+
+				sim.ClearFaults()
+				for _, o := range []v1alpha1.Mirrored{ws, saa, roma} {
+					Eventually(condition(o, v1alpha1.ConditionSynced), 10*time.Second).Should(haveCondition(metav1.ConditionTrue, v1alpha1.ReasonSynced))
+				}
+			},
+			Entry("wrong field types", cloudsim.Fault{WrongTypes: true}),
+			Entry("malformed JSON", cloudsim.Fault{Malformed: true}),
+		)
+
+		// Synced reports the last sync: an object notices that its account is
+		// unusable at its next sync (here refreshInterval 10s, or a sync-now),
+		// which then costs no cloud call.
+		It("stops calling the cloud when the credentials Secret is deleted, keeping the data, and resumes when it is back", func() {
+			ws := newWorkspace("ws", 10*time.Second)
+			tok := newToken("tok", 10*time.Second)
+			var creds corev1.Secret
+			Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "creds"}, &creds)).To(Succeed())
+			Expect(k8sClient.Delete(ctx, &creds)).To(Succeed())
+			Eventually(accountReady(ns, "acct")).Should(haveCondition(metav1.ConditionFalse, v1alpha1.ReasonSecretNotFound))
+			for _, o := range []v1alpha1.Mirrored{ws, tok} {
+				Eventually(condition(o, v1alpha1.ConditionSynced), 15*time.Second).Should(And(
+					haveCondition(metav1.ConditionFalse, v1alpha1.ReasonAccountNotReady), HaveField("Message", ContainSubstring("SecretNotFound"))))
+			}
+			wb, tb := wsCalls(), tokCalls()
+			annotate(ws, v1alpha1.AnnotationSyncNow, "1")
+			Consistently(func() []int { return []int{wsCalls(), tokCalls()} }, 2*time.Second, 200*time.Millisecond).Should(Equal([]int{wb, tb}))
+			expectKept(ws)
+			expectTokenSecret("tok")
+
+			createSecret(ns, "creds", akskData())
+			for _, o := range []v1alpha1.Mirrored{ws, tok} {
+				Eventually(condition(o, v1alpha1.ConditionSynced)).Should(haveCondition(metav1.ConditionTrue, v1alpha1.ReasonSynced))
+			}
+			expectTokenSecret("tok")
+		})
+
+		It("reports Unauthorized when the credentials change to wrong ones, and recovers when they are fixed", func() {
+			ws := newWorkspace("ws", 0)
+			var creds corev1.Secret
+			Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "creds"}, &creds)).To(Succeed())
+			creds.Data[v1alpha1.CredentialSecretKey] = []byte("not-the-secret-key")
+			Expect(k8sClient.Update(ctx, &creds)).To(Succeed())
+			before := wsCalls()
+			// The account re-checks on the Secret change; give it a moment, then force a sync.
+			time.Sleep(500 * time.Millisecond)
+			annotate(ws, v1alpha1.AnnotationSyncNow, "1")
+			Eventually(condition(ws, v1alpha1.ConditionSynced)).Should(haveCondition(metav1.ConditionFalse, v1alpha1.ReasonUnauthorized))
+			expectKept(ws)
+			Expect(wsCalls()-before).To(Equal(1), "AK/SK: a 401 is not retried")
+
+			Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "creds"}, &creds)).To(Succeed())
+			creds.Data = akskData()
+			Expect(k8sClient.Update(ctx, &creds)).To(Succeed())
+			time.Sleep(500 * time.Millisecond)
+			annotate(ws, v1alpha1.AnnotationSyncNow, "2")
+			Eventually(condition(ws, v1alpha1.ConditionSynced)).Should(haveCondition(metav1.ConditionTrue, v1alpha1.ReasonSynced))
+		})
+
+		It("stops calling the cloud when the account is deleted, keeping data and Secrets", func() {
+			ws := newWorkspace("ws", 10*time.Second)
+			tok := newToken("tok", 10*time.Second)
+			Expect(k8sClient.Delete(ctx, &v1alpha1.CloudAccount{ObjectMeta: objMeta(ns, "acct")})).To(Succeed())
+			for _, o := range []v1alpha1.Mirrored{ws, tok} {
+				Eventually(condition(o, v1alpha1.ConditionSynced), 15*time.Second).Should(And(
+					haveCondition(metav1.ConditionFalse, v1alpha1.ReasonAccountNotReady), HaveField("Message", ContainSubstring("not found"))))
+			}
+			wb, tb := wsCalls(), tokCalls()
+			annotate(tok, v1alpha1.AnnotationSyncNow, "1")
+			Consistently(func() []int { return []int{wsCalls(), tokCalls()} }, 2*time.Second, 200*time.Millisecond).Should(Equal([]int{wb, tb}))
+			expectKept(ws)
+			expectTokenSecret("tok")
+
+			Expect(k8sClient.Create(ctx, simAccount(ns, "acct", "creds"))).To(Succeed())
+			Eventually(condition(tok, v1alpha1.ConditionSynced)).Should(haveCondition(metav1.ConditionTrue, v1alpha1.ReasonSynced))
+		})
+	})
+
+	Context("with an IAM password account", func() {
+		It("re-authenticates exactly once after a 401 in the middle of a run", func() {
+			readyAccount(ns, passwordData())
+			ws := newWorkspace("ws", 0)
+			issued, before := sim.IssuedTokens(), wsCalls()
+			sim.RevokeTokens()
+			annotate(ws, v1alpha1.AnnotationSyncNow, "1")
+			Eventually(wsCalls).Should(Equal(before + 2))
+			Eventually(func() int { return sim.IssuedTokens() }).Should(Equal(issued + 1))
+			Consistently(wsCalls, time.Second, 100*time.Millisecond).Should(Equal(before + 2))
+			Expect(meta.FindStatusCondition(fetch(ws).(*v1alpha1.Workspace).Status.Conditions, v1alpha1.ConditionSynced)).To(
+				haveCondition(metav1.ConditionTrue, v1alpha1.ReasonSynced))
+			Expect(eventNotes(ns, "ws")).NotTo(ContainElement(HavePrefix(v1alpha1.ReasonUnauthorized)))
+
+			annotate(ws, v1alpha1.AnnotationSyncNow, "2")
+			Eventually(wsCalls).Should(Equal(before + 3))
+			Expect(sim.IssuedTokens()).To(Equal(issued+1), "the new token is cached")
+		})
+
+		It("keeps using the cached token while IAM is down, until it expires", func() {
+			// A user of its own, so that the token cache has no older token for it.
+			const user, password = "outage-user", "outage-password-0001"
+			sim.Update(func(f *cloudsim.Fixture) {
+				f.Users = append(f.Users, cloudsim.User{DomainName: cloudsim.DefaultDomainName, UserName: user, Password: password,
+					Projects: []string{cloudsim.DefaultProjectID}})
+			})
+			const ttl = 12 * time.Second
+			sim.SetTokenTTL(ttl)
+			DeferCleanup(sim.SetTokenTTL, cloudsim.DefaultTokenTTL)
+			data := passwordData()
+			data[v1alpha1.CredentialUserName], data[v1alpha1.CredentialPassword] = []byte(user), []byte(password)
+			issuedAt := time.Now()
+			readyAccount(ns, data)
+			ws := newWorkspace("ws", 0)
+
+			sim.InjectFault(cloudsim.APIIAMToken, cloudsim.Fault{Status: 500})
+			iamBefore, before := sim.Requests(cloudsim.APIIAMToken), wsCalls()
+			annotate(ws, v1alpha1.AnnotationSyncNow, "1")
+			Eventually(wsCalls).Should(Equal(before + 1))
+			Expect(sim.Requests(cloudsim.APIIAMToken)).To(Equal(iamBefore), "a fresh cached token needs no IAM")
+
+			By("past the renewal point (half the lifetime) the renewal fails, the cached token still serves")
+			time.Sleep(time.Until(issuedAt.Add(ttl/2 + time.Second)))
+			annotate(ws, v1alpha1.AnnotationSyncNow, "2")
+			Eventually(wsCalls).Should(Equal(before + 2))
+			Consistently(condition(ws, v1alpha1.ConditionSynced), time.Second, 100*time.Millisecond).Should(
+				haveCondition(metav1.ConditionTrue, v1alpha1.ReasonSynced))
+			Expect(sim.Requests(cloudsim.APIIAMToken)-iamBefore).To(Equal(1), "one renewal attempt, then a pause")
+
+			By("once it has expired, syncs fail with CloudError and keep the data")
+			time.Sleep(time.Until(issuedAt.Add(ttl + 2*time.Second)))
+			annotate(ws, v1alpha1.AnnotationSyncNow, "3")
+			Eventually(condition(ws, v1alpha1.ConditionSynced)).Should(haveCondition(metav1.ConditionFalse, v1alpha1.ReasonCloudError))
+			Expect(wsCalls()).To(Equal(before+2), "the expired token is never sent")
+			expectKept(ws)
+
+			sim.ClearFaults()
+			Eventually(condition(ws, v1alpha1.ConditionSynced), 10*time.Second).Should(haveCondition(metav1.ConditionTrue, v1alpha1.ReasonSynced))
+		})
+	})
+})
