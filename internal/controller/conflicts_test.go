@@ -33,18 +33,18 @@ var _ = Describe("API server write conflicts and failures", func() {
 	const ns = "conflicts"
 	key := types.NamespacedName{Namespace: ns, Name: "tok"}
 	var (
-		c                  client.Client
-		r                  *MirrorReconciler[*v1alpha1.DevEnvironmentToken, string]
-		mu                 sync.Mutex
-		failStatus         int // status writes to fail
-		failSecret         int // Secret creates/updates to fail with a conflict
-		now                time.Time
-		tokenCalls         func() int
-		statusErr          = apierrors.NewServerTimeout(schema.GroupResource{Group: v1alpha1.GroupVersion.Group, Resource: "devenvironmenttokens"}, "patch", 1)
-		secretConflict     = apierrors.NewConflict(schema.GroupResource{Resource: "secrets"}, "tok", nil)
-		take               = func(n *int) bool { mu.Lock(); defer mu.Unlock(); ok := *n > 0; *n--; return ok }
-		reconcile          = func() (ctrl.Result, error) { return r.Reconcile(ctx, ctrl.Request{NamespacedName: key}) }
-		currentToken       = func() *v1alpha1.DevEnvironmentToken {
+		c              client.Client
+		r              *MirrorReconciler[*v1alpha1.DevEnvironmentToken, string]
+		mu             sync.Mutex
+		failStatus     int // status writes to fail
+		failSecret     int // Secret creates/updates to fail with a conflict
+		now            time.Time
+		tokenCalls     func() int
+		statusErr      = apierrors.NewServerTimeout(schema.GroupResource{Group: v1alpha1.GroupVersion.Group, Resource: "devenvironmenttokens"}, "patch", 1)
+		secretConflict = apierrors.NewConflict(schema.GroupResource{Resource: "secrets"}, "tok", nil)
+		take           = func(n *int) bool { mu.Lock(); defer mu.Unlock(); ok := *n > 0; *n--; return ok }
+		reconcile      = func() (ctrl.Result, error) { return r.Reconcile(ctx, ctrl.Request{NamespacedName: key}) }
+		currentToken   = func() *v1alpha1.DevEnvironmentToken {
 			var t v1alpha1.DevEnvironmentToken
 			Expect(c.Get(ctx, key, &t)).To(Succeed())
 			return &t
