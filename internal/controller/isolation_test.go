@@ -51,7 +51,9 @@ var _ = Describe("Namespace isolation", func() {
 	})
 })
 
-func currentCondition(obj v1alpha1.Mirrored, t string) *metav1.Condition { return condition(obj, t)(Default) }
+func currentCondition(obj v1alpha1.Mirrored, t string) *metav1.Condition {
+	return condition(obj, t)(Default)
+}
 
 // The generated RBAC (config/rbac/role.yaml, from the +kubebuilder:rbac
 // markers) is least privilege: no wildcards, read-only on the custom
