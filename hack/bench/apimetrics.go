@@ -11,8 +11,8 @@ import (
 	"k8s.io/client-go/rest"
 )
 
-// writeCounts are the API server's write requests (apiserver_request_total
-// with a mutating verb) by resource[/subresource], whatever the client.
+// writeCounts are the API server's requests (apiserver_request_total) by
+// "VERB resource[/subresource]", whatever the client.
 type writeCounts map[string]float64
 
 var (
@@ -42,14 +42,11 @@ func apiWrites(ctx context.Context, rc rest.Interface) (writeCounts, error) {
 		for _, m := range labelPattern.FindAllStringSubmatch(line[:end], -1) {
 			labels[m[1]] = m[2]
 		}
-		if !mutatingVerbs[labels["verb"]] {
-			continue
-		}
 		v, err := strconv.ParseFloat(strings.TrimSpace(line[end+1:]), 64)
 		if err != nil {
 			continue
 		}
-		key := labels["resource"]
+		key := labels["verb"] + " " + labels["resource"]
 		if sub := labels["subresource"]; sub != "" {
 			key += "/" + sub
 		}
@@ -72,14 +69,26 @@ func (after writeCounts) sub(before writeCounts) writeCounts {
 // objectWrites are the writes of status and Secrets: what "steady state is
 // free" is about.
 func (w writeCounts) objectWrites() float64 {
-	return w["secrets"] + w["workspaces"] + w["workspaces/status"] +
-		w["devenvironmenttokens"] + w["devenvironmenttokens/status"]
-}
-
-func (w writeCounts) total() float64 {
 	t := 0.0
-	for _, v := range w {
-		t += v
+	for k, v := range w {
+		verb, resource, _ := strings.Cut(k, " ")
+		if mutatingVerbs[verb] && objectResources[resource] {
+			t += v
+		}
 	}
 	return t
 }
+
+// writes keeps the mutating requests only.
+func (w writeCounts) writes() writeCounts {
+	out := writeCounts{}
+	for k, v := range w {
+		if verb, _, _ := strings.Cut(k, " "); mutatingVerbs[verb] {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+var objectResources = map[string]bool{"secrets": true, "workspaces": true, "workspaces/status": true,
+	"devenvironmenttokens": true, "devenvironmenttokens/status": true}

@@ -260,6 +260,10 @@ func run(cfg config) error {
 		return err
 	}
 	step("convergence: creating %d DevEnvironmentTokens and %d Workspaces at once", cfg.n, cfg.n)
+	conv0, err := apiWrites(ctx, clientset.RESTClient())
+	if err != nil {
+		return err
+	}
 	start := time.Now()
 	created := make(chan error, 1)
 	go func() {
@@ -281,6 +285,11 @@ func run(cfg config) error {
 		return err
 	}
 	rep.ConvergenceCPUSeconds = cpu1.cpuSeconds - cpu0.cpuSeconds
+	conv1, err := apiWrites(ctx, clientset.RESTClient())
+	if err != nil {
+		return err
+	}
+	rep.ConvergenceAPIRequests = conv1.sub(conv0)
 	step("convergence: all %d Ready after %.2fs (creating them took %.2fs)", 2*cfg.n, converged.Seconds(), rep.CreateSeconds)
 
 	// --- steady state ---
@@ -331,7 +340,7 @@ func run(cfg config) error {
 	rep.SteadyCloudCallsPerObjectInterval = float64(cloudCalls) / objectIntervals
 	rep.SteadyWrites = writes.objectWrites()
 	rep.SteadyWritesPerObjectInterval = writes.objectWrites() / objectIntervals
-	rep.SteadyWritesByResource = writes
+	rep.SteadyWritesByResource = writes.writes()
 	rep.SteadyWatchEvents = ev1 - ev0
 	rep.SteadyCPUSeconds = p1.cpuSeconds - p0.cpuSeconds
 	rep.SteadyCPUCoresAvg = rep.SteadyCPUSeconds / window.Seconds()

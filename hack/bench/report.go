@@ -35,6 +35,8 @@ type report struct {
 
 	CreateSeconds         float64 `json:"create_seconds"`
 	ConvergenceCPUSeconds float64 `json:"convergence_cpu_seconds"`
+	// ConvergenceAPIRequests counts every client's requests, the bench's creates included.
+	ConvergenceAPIRequests map[string]float64 `json:"convergence_api_requests"`
 
 	SteadyWindowSeconds    float64            `json:"steady_window_seconds"`
 	SteadyCloudCalls       int                `json:"steady_cloud_calls"`
@@ -71,7 +73,7 @@ func newReport(cfg config, workers int, managerArgs []string) *report {
 		Kinds:               []string{"DevEnvironmentToken", "Workspace"},
 		CloudLatencySeconds: cfg.latency.Seconds(), RefreshIntervalSeconds: cfg.interval.Seconds(),
 		WorkersPerController: workers, ManagerArgs: managerArgs, ManagerDefaults: defaults,
-		Machine: machine(), Command: strings.Join(os.Args, " "), StartedAt: time.Now().UTC().Format(time.RFC3339),
+		Machine: machine(), Command: "go run ./hack/bench " + strings.Join(os.Args[1:], " "), StartedAt: time.Now().UTC().Format(time.RFC3339),
 		UnrelatedSecrets: cfg.unrelated,
 	}
 }
