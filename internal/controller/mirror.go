@@ -216,6 +216,7 @@ func (r *MirrorReconciler[T, D]) sync(ctx context.Context, obj T, now time.Time)
 	// Apply maps onto obj; if the Secret cannot be written, obj goes back to
 	// what it held, so status never runs ahead of the Secret.
 	snapshot := obj.DeepCopyObject().(T)
+	previousSecret := writtenSecretName(obj)
 	var currentData map[string][]byte
 	if current != nil {
 		currentData = current.Data
@@ -237,6 +238,9 @@ func (r *MirrorReconciler[T, D]) sync(ctx context.Context, obj T, now time.Time)
 	}
 	for _, e := range applied.Events {
 		r.Recorder.Eventf(obj, nil, e.Type, e.Reason, "Sync", "%s", e.Message)
+	}
+	if previousSecret != "" && previousSecret != writtenSecretName(obj) {
+		r.deleteStaleSecret(ctx, obj, previousSecret)
 	}
 
 	setCondition(obj, v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonSynced, "the cloud's data is mirrored")
@@ -512,6 +516,38 @@ func (r *MirrorReconciler[T, D]) writeSecret(ctx context.Context, obj T, name st
 	}
 	s.Labels[v1alpha1.LabelManagedBy] = v1alpha1.ManagedByValue
 	return r.Update(ctx, s)
+}
+
+// writtenSecretName is the Secret obj's status says the operator last wrote.
+func writtenSecretName(obj client.Object) string {
+	if h, ok := obj.(v1alpha1.SecretHolder); ok {
+		return h.WrittenSecretName()
+	}
+	return ""
+}
+
+// deleteStaleSecret deletes the Secret obj used before spec.secretName
+// changed or was removed, so no copy of the values lingers under the old name
+// until obj is deleted. A Secret that is not controlled by obj is left alone;
+// a failure is reported, and the Secret then goes with obj.
+func (r *MirrorReconciler[T, D]) deleteStaleSecret(ctx context.Context, obj T, name string) {
+	s, err := r.ownedSecret(ctx, obj, name)
+	if (s == nil && err == nil) || errors.Is(err, errSecretConflict) {
+		return
+	}
+	if err == nil {
+		err = r.Delete(ctx, s, client.Preconditions{UID: &s.UID})
+	}
+	if err != nil && !apierrors.IsNotFound(err) {
+		logf.FromContext(ctx).Error(err, "deleting the previous Secret failed", "secret", name)
+		r.Recorder.Eventf(obj, nil, corev1.EventTypeWarning, "StaleSecretNotDeleted", "Delete",
+			"Secret %q is no longer used but could not be deleted; it goes when this object is deleted", name)
+		return
+	}
+	if err == nil {
+		r.Recorder.Eventf(obj, nil, corev1.EventTypeNormal, "StaleSecretDeleted", "Delete",
+			"Secret %q is no longer used and was deleted", name)
+	}
 }
 
 // rememberSecret keeps a digest of the data last written, so that due() can

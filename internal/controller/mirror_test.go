@@ -10,6 +10,7 @@ import (
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -389,6 +390,47 @@ var _ = Describe("Mirrored kinds", func() {
 			Eventually(func() []byte { return secretData(ns, "svc-apps")["app_key"] }).Should(Equal([]byte("151f1f4dfb20445b97326bde3db0c515")))
 			Expect(meta.FindStatusCondition(fetch(saa).(*v1alpha1.ServiceAppAuth).Status.Conditions, v1alpha1.ConditionSynced)).To(
 				haveCondition(metav1.ConditionTrue, v1alpha1.ReasonSynced))
+		})
+
+		It("deletes the Secret it used before secretName changed or was removed, and only its own", func() {
+			gone := func(name string) func() bool {
+				return func() bool {
+					return apierrors.IsNotFound(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &corev1.Secret{}))
+				}
+			}
+			tok := &v1alpha1.DevEnvironmentToken{ObjectMeta: objMeta(ns, "tok"), Spec: v1alpha1.DevEnvironmentTokenSpec{MirrorSpec: mirror(), InstanceID: cloudsim.DefaultDevEnvInstance, SecretName: "first"}}
+			Expect(k8sClient.Create(ctx, tok)).To(Succeed())
+			Eventually(gone("first")).Should(BeFalse())
+			Expect(secretData(ns, "first")).To(HaveKey("token"))
+
+			fetch(tok)
+			tok.Spec.SecretName = "second"
+			Expect(k8sClient.Update(ctx, tok)).To(Succeed())
+			Eventually(func() string { return fetch(tok).(*v1alpha1.DevEnvironmentToken).Status.SecretName }).Should(Equal("second"))
+			Expect(secretData(ns, "second")).To(HaveKeyWithValue("token", []byte(cloudsim.DefaultDevEnvToken)))
+			Eventually(gone("first")).Should(BeTrue())
+			Eventually(func() []string { return eventNotes(ns, "tok") }).Should(ContainElement(`StaleSecretDeleted: Secret "first" is no longer used and was deleted`))
+
+			// A Secret someone else took over under the old name is theirs to keep.
+			var s corev1.Secret
+			Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "second"}, &s)).To(Succeed())
+			s.OwnerReferences = nil
+			Expect(k8sClient.Update(ctx, &s)).To(Succeed())
+			fetch(tok)
+			tok.Spec.SecretName = "third"
+			Expect(k8sClient.Update(ctx, tok)).To(Succeed())
+			Eventually(func() string { return fetch(tok).(*v1alpha1.DevEnvironmentToken).Status.SecretName }).Should(Equal("third"))
+			Consistently(gone("second"), "2s").Should(BeFalse())
+
+			saa := &v1alpha1.ServiceAppAuth{ObjectMeta: objMeta(ns, "svc"), Spec: v1alpha1.ServiceAppAuthSpec{MirrorSpec: mirror(), ServiceID: cloudsim.DefaultServiceID, SecretName: "svc-apps"}}
+			Expect(k8sClient.Create(ctx, saa)).To(Succeed())
+			Eventually(gone("svc-apps")).Should(BeFalse())
+			Expect(secretData(ns, "svc-apps")).To(HaveKey("app_key"))
+			fetch(saa)
+			saa.Spec.SecretName = ""
+			Expect(k8sClient.Update(ctx, saa)).To(Succeed())
+			Eventually(gone("svc-apps")).Should(BeTrue())
+			Expect(fetch(saa).(*v1alpha1.ServiceAppAuth).Status.SecretName).To(BeEmpty())
 		})
 
 		It("writes nothing while the cloud returns the same data", func() {
