@@ -248,11 +248,26 @@ func demoObjects(ctx context.Context, c client.Client) ([]client.Object, error) 
 	return out, nil
 }
 
+// conditionsOf returns o's conditions in a stable order: Ready, Synced, then
+// the rest by type.
 func conditionsOf(o client.Object) []metav1.Condition {
+	var conds []metav1.Condition
 	if a, ok := o.(*v1alpha1.CloudAccount); ok {
-		return a.Status.Conditions
+		conds = append(conds, a.Status.Conditions...)
+	} else {
+		conds = append(conds, o.(v1alpha1.Mirrored).Sync().Conditions...)
 	}
-	return o.(v1alpha1.Mirrored).Sync().Conditions
+	rank := func(t string) string {
+		switch t {
+		case v1alpha1.ConditionReady:
+			return "0"
+		case v1alpha1.ConditionSynced:
+			return "1"
+		}
+		return "2" + t
+	}
+	sort.Slice(conds, func(i, j int) bool { return rank(conds[i].Type) < rank(conds[j].Type) })
+	return conds
 }
 
 func label(o client.Object) string {
