@@ -5,10 +5,13 @@ import (
 	"errors"
 	"time"
 
-	"k8s.io/client-go/tools/events"
-
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1alpha1 "github.com/cloudmirror-io/modelarts-operator/api/v1alpha1"
 	"github.com/cloudmirror-io/modelarts-operator/internal/cloudclient"
@@ -59,4 +62,14 @@ func setupMirror[T v1alpha1.Mirrored, D any](ctx context.Context, mgr ctrl.Manag
 		Heartbeat: opts.StatusHeartbeat, Workers: opts.MaxConcurrentReconciles,
 	}
 	return r.SetupWithManager(ctx, mgr)
+}
+
+// CacheOptions is the manager cache the controllers expect: of Secrets, only
+// the ones the operator writes (labelled managed-by) are cached, so unrelated
+// Secrets cost no memory; credentials Secrets are watched one by one
+// (ReferencedSecrets).
+func CacheOptions() cache.Options {
+	return cache.Options{ByObject: map[client.Object]cache.ByObject{
+		&corev1.Secret{}: {Label: labels.SelectorFromSet(labels.Set{v1alpha1.LabelManagedBy: v1alpha1.ManagedByValue})},
+	}}
 }
