@@ -12,7 +12,7 @@ import (
 )
 
 // +kubebuilder:rbac:groups=modelarts.cloudmirror.io,resources=authorizationsets,verbs=get;list;watch
-// +kubebuilder:rbac:groups=modelarts.cloudmirror.io,resources=authorizationsets/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=modelarts.cloudmirror.io,resources=authorizationsets/status,verbs=patch
 
 // ConditionTruncated says the status holds fewer authorizations than the cloud reports.
 const ConditionTruncated = "Truncated"

@@ -43,7 +43,7 @@ type CloudAccountReconciler struct {
 }
 
 // +kubebuilder:rbac:groups=modelarts.cloudmirror.io,resources=cloudaccounts,verbs=get;list;watch
-// +kubebuilder:rbac:groups=modelarts.cloudmirror.io,resources=cloudaccounts/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=modelarts.cloudmirror.io,resources=cloudaccounts/status,verbs=update
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 

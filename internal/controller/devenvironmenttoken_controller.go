@@ -12,7 +12,7 @@ import (
 )
 
 // +kubebuilder:rbac:groups=modelarts.cloudmirror.io,resources=devenvironmenttokens,verbs=get;list;watch
-// +kubebuilder:rbac:groups=modelarts.cloudmirror.io,resources=devenvironmenttokens/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=modelarts.cloudmirror.io,resources=devenvironmenttokens/status,verbs=patch
 
 // DefaultDevEnvTokenKey is the Secret key of the token unless spec.secretKey says otherwise.
 const DefaultDevEnvTokenKey = "token"

@@ -212,7 +212,8 @@ var _ = Describe("installer dist/install.yaml", func() {
 		}
 
 		Expect(manager).NotTo(BeNil(), "the generated manager-role is missing from the installer")
-		allowed := []string{"get", "list", "watch", "create", "update"}
+		// delete: a Secret left under an old secretName, only if the object controls it.
+		allowed := []string{"get", "list", "watch", "create", "update", "delete"}
 		secretRules := 0
 		for _, rule := range manager.Rules {
 			if !slices.Contains(rule.APIGroups, "") || !slices.Contains(rule.Resources, "secrets") {

@@ -272,6 +272,11 @@ var _ = Describe("Mirrored kinds", func() {
 			annotate(ws, v1alpha1.AnnotationSyncNow, "1")
 			Eventually(condition(ws, v1alpha1.ConditionSynced)).Should(haveCondition(metav1.ConditionFalse, v1alpha1.ReasonThrottled))
 			Expect(meta.FindStatusCondition(ws.Status.Conditions, v1alpha1.ConditionSynced).Message).To(ContainSubstring("ModelArts.2799"))
+			Expect(meta.IsStatusConditionTrue(ws.Status.Conditions, v1alpha1.ConditionReady)).To(BeTrue(), "the data is kept while throttled")
+			Expect(ws.Status.Name).To(Equal("test-workspace"))
+			if wait := 3*time.Second - time.Since(throttledAt) - 300*time.Millisecond; wait > 0 {
+				Consistently(calls, wait, 100*time.Millisecond).Should(Equal(before+1), "no call before Retry-After elapses")
+			}
 			Eventually(condition(ws, v1alpha1.ConditionSynced)).Should(haveCondition(metav1.ConditionTrue, v1alpha1.ReasonSynced))
 			Expect(time.Since(throttledAt)).To(BeNumerically(">=", 3*time.Second))
 			Expect(calls()).To(Equal(before+2), "one throttled call and one retry after Retry-After")

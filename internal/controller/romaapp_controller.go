@@ -11,7 +11,7 @@ import (
 )
 
 // +kubebuilder:rbac:groups=modelarts.cloudmirror.io,resources=romaapps,verbs=get;list;watch
-// +kubebuilder:rbac:groups=modelarts.cloudmirror.io,resources=romaapps/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=modelarts.cloudmirror.io,resources=romaapps/status,verbs=patch
 
 // romaAppKind mirrors GET /v2/{project_id}/instances/{instance_id}/apps/{app_id};
 // the app's key goes to the Secret only, under app_key.

@@ -14,7 +14,7 @@ import (
 )
 
 // +kubebuilder:rbac:groups=modelarts.cloudmirror.io,resources=serviceappauths,verbs=get;list;watch
-// +kubebuilder:rbac:groups=modelarts.cloudmirror.io,resources=serviceappauths/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=modelarts.cloudmirror.io,resources=serviceappauths/status,verbs=patch
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update;delete
 
 // Secret keys of a ServiceAppAuth's Secret. Per app: "<app_id>.app_key" etc.;

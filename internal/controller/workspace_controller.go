@@ -12,7 +12,7 @@ import (
 )
 
 // +kubebuilder:rbac:groups=modelarts.cloudmirror.io,resources=workspaces,verbs=get;list;watch
-// +kubebuilder:rbac:groups=modelarts.cloudmirror.io,resources=workspaces/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=modelarts.cloudmirror.io,resources=workspaces/status,verbs=patch
 
 // workspaceKind mirrors GET /v1/{project_id}/workspaces/{workspace_id} into a Workspace's status.
 type workspaceKind struct{}
