@@ -9,7 +9,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -20,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/zap/zapcore"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -67,8 +67,56 @@ func TestMain(m *testing.M) {
 	os.Exit(run(m))
 }
 
-func run(m *testing.M) int {
-	logf.SetLogger(zap.New(zap.WriteTo(io.Discard)))
+// managerLogs collects every manager's log at debug level, to be scanned
+// for secret values once the tests have run.
+var managerLogs lockedBuilder
+
+type lockedBuilder struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuilder) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuilder) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// scanLogs fails the run if a manager logged nothing (the scan would prove
+// nothing) or logged a credential or token the simulator holds. It names the
+// value's kind, never the value.
+func scanLogs() error {
+	logs := managerLogs.String()
+	if logs == "" {
+		return fmt.Errorf("the managers logged nothing, so the leak scan proves nothing")
+	}
+	secrets := map[string]string{
+		"secret key": cloudsim.DefaultSecretKey, "password": cloudsim.DefaultPassword,
+		"dev-environment token": cloudsim.DefaultDevEnvToken, "credential secret key": cloudsim.DefaultCredentialSK,
+		"ROMA app key": cloudsim.DefaultRomaAppKey,
+	}
+	for what, value := range secrets {
+		if strings.Contains(logs, value) {
+			return fmt.Errorf("a manager logged the %s", what)
+		}
+	}
+	return nil
+}
+
+func run(m *testing.M) (code int) {
+	logf.SetLogger(zap.New(zap.WriteTo(&managerLogs), zap.Level(zapcore.DebugLevel)))
+	defer func() {
+		if err := scanLogs(); err != nil && code == 0 {
+			fmt.Fprintln(os.Stderr, "leak scan:", err)
+			code = 1
+		}
+	}()
 	must(clientgoscheme.AddToScheme(scheme))
 	must(v1alpha1.AddToScheme(scheme))
 	testEnv = &envtest.Environment{
