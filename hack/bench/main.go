@@ -393,7 +393,7 @@ func run(cfg config) error {
 	}
 	step("wrote %s", cfg.out)
 	if failed := rep.failedTargets(); len(failed) > 0 {
-		step("targets missed: %s", strings.Join(failed, ", "))
+		return fmt.Errorf("targets missed: %s (the report is written)", strings.Join(failed, ", "))
 	}
 	return nil
 }
