@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -705,5 +706,58 @@ func TestEmptyIDsRejected(t *testing.T) {
 		if err == nil {
 			t.Error("empty id accepted")
 		}
+	}
+}
+
+// TestThrottleQuietsTheAccount: after a 429 with Retry-After, every caller of
+// the account gets the same Throttled answer, with the Retry-After that
+// remains, and no request reaches the cloud until it has elapsed; other APIs
+// are not affected.
+func TestThrottleQuietsTheAccount(t *testing.T) {
+	clock := newFakeClock(time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC))
+	var throttle atomic.Bool
+	throttle.Store(true)
+	f := newFakeCloud(t, func(w http.ResponseWriter, r *http.Request) {
+		if strings.Contains(r.URL.Path, "/workspaces/") && throttle.Load() {
+			w.Header().Set("Retry-After", "10")
+			writeJSON(w, 429, `{"error_code":"ModelArts.2799","error_msg":"Too many requests"}`)
+			return
+		}
+		if strings.Contains(r.URL.Path, "/workspaces/") {
+			writeJSON(w, 200, `{"id":"w1","name":"ws","status":"NORMAL"}`)
+			return
+		}
+		writeJSON(w, 200, `{"token":"tok"}`)
+	})
+	c := mustClient(t, NewPool(Options{Now: clock.Now}), akskConfig(f.url()))
+
+	_, err := c.GetWorkspace(bg, "w1")
+	var first *Error
+	if !errors.As(err, &first) || first.Reason != ReasonThrottled || first.RetryAfter != 10*time.Second {
+		t.Fatalf("first call: %v", err)
+	}
+	throttle.Store(false) // the cloud would answer now, but Retry-After has not elapsed
+	clock.Advance(4 * time.Second)
+	_, err = c.GetWorkspace(bg, "w1")
+	var again *Error
+	if !errors.As(err, &again) || again.Reason != ReasonThrottled || again.StatusCode != 429 || again.Code != "ModelArts.2799" {
+		t.Fatalf("second call: %v", err)
+	}
+	if again.RetryAfter != 6*time.Second {
+		t.Errorf("remaining Retry-After %s, want 6s", again.RetryAfter)
+	}
+	if n := f.apiCalls.Load(); n != 1 {
+		t.Errorf("%d requests reached the cloud during Retry-After, want 1", n)
+	}
+	if _, err := c.GetDevEnvToken(bg, "i1"); err != nil {
+		t.Errorf("another API is not throttled: %v", err)
+	}
+
+	clock.Advance(6 * time.Second)
+	if _, err := c.GetWorkspace(bg, "w1"); err != nil {
+		t.Fatalf("after Retry-After: %v", err)
+	}
+	if n := f.apiCalls.Load(); n != 3 {
+		t.Errorf("%d requests, want 3", n)
 	}
 }

@@ -264,13 +264,20 @@ var _ = Describe("Mirrored kinds", func() {
 			Entry("a malformed body", cloudsim.Fault{Malformed: true}, v1alpha1.ReasonInvalidResponse),
 		)
 
-		It("honours Retry-After on 429", func() {
+		It("honours Retry-After on 429, for every object of the account", func() {
 			ws := readyWorkspace()
+			other := &v1alpha1.Workspace{ObjectMeta: objMeta(ns, "ws-other"), Spec: v1alpha1.WorkspaceSpec{MirrorSpec: mirror(), WorkspaceID: cloudsim.DefaultWorkspaceID}}
+			Expect(k8sClient.Create(ctx, other)).To(Succeed())
+			Eventually(condition(other, v1alpha1.ConditionReady)).Should(haveCondition(metav1.ConditionTrue, v1alpha1.ReasonSynced))
 			before := calls()
 			sim.InjectFault(cloudsim.APIWorkspace, cloudsim.Fault{Status: 429, RetryAfter: 3 * time.Second, Times: 1})
 			throttledAt := time.Now()
 			annotate(ws, v1alpha1.AnnotationSyncNow, "1")
 			Eventually(condition(ws, v1alpha1.ConditionSynced)).Should(haveCondition(metav1.ConditionFalse, v1alpha1.ReasonThrottled))
+			// The other object of the account waits too, without a call.
+			annotate(other, v1alpha1.AnnotationSyncNow, "1")
+			Eventually(condition(other, v1alpha1.ConditionSynced)).Should(haveCondition(metav1.ConditionFalse, v1alpha1.ReasonThrottled))
+			Expect(calls()).To(Equal(before + 1))
 			Expect(meta.FindStatusCondition(ws.Status.Conditions, v1alpha1.ConditionSynced).Message).To(ContainSubstring("ModelArts.2799"))
 			Expect(meta.IsStatusConditionTrue(ws.Status.Conditions, v1alpha1.ConditionReady)).To(BeTrue(), "the data is kept while throttled")
 			Expect(ws.Status.Name).To(Equal("test-workspace"))
@@ -278,8 +285,9 @@ var _ = Describe("Mirrored kinds", func() {
 				Consistently(calls, wait, 100*time.Millisecond).Should(Equal(before+1), "no call before Retry-After elapses")
 			}
 			Eventually(condition(ws, v1alpha1.ConditionSynced)).Should(haveCondition(metav1.ConditionTrue, v1alpha1.ReasonSynced))
+			Eventually(condition(other, v1alpha1.ConditionSynced)).Should(haveCondition(metav1.ConditionTrue, v1alpha1.ReasonSynced))
 			Expect(time.Since(throttledAt)).To(BeNumerically(">=", 3*time.Second))
-			Expect(calls()).To(Equal(before+2), "one throttled call and one retry after Retry-After")
+			Expect(calls()).To(Equal(before+3), "one throttled call, then one retry per object after Retry-After")
 		})
 
 		It("syncs at once on sync-now and not at all while paused", func() {
