@@ -28,7 +28,7 @@ import (
 // client (the suite's manager would otherwise race the reconciler under
 // test); the cloud is the suite's simulator. Each Reconcile call stands for
 // one the manager makes: at once after an error, after RequeueAfter otherwise.
-var _ = Describe("API server write conflicts and failures", func() {
+var _ = Describe("API server write conflicts and failures, and the status heartbeat", func() {
 	ctx := context.Background()
 	const ns = "conflicts"
 	key := types.NamespacedName{Namespace: ns, Name: "tok"}
@@ -160,5 +160,43 @@ var _ = Describe("API server write conflicts and failures", func() {
 		Expect(err).NotTo(HaveOccurred())
 		Expect(tokenSecret()).To(Equal(map[string][]byte{"token": []byte(rotated)}))
 		Expect(meta.FindStatusCondition(currentToken().Status.Conditions, v1alpha1.ConditionSynced)).To(haveCondition(metav1.ConditionTrue, v1alpha1.ReasonSynced))
+	})
+
+	It("moves the sync times only as a heartbeat: once they are older than max(heartbeat, refreshInterval)", func() {
+		t := currentToken()
+		t.Spec.RefreshInterval = &metav1.Duration{Duration: time.Minute} // the heartbeat (5m) is longer
+		Expect(c.Update(ctx, t)).To(Succeed())
+		_, err := reconcile()
+		Expect(err).NotTo(HaveOccurred())
+		first := currentToken()
+		Expect(first.Status.LastSyncTime).NotTo(BeNil())
+		start := first.Status.LastSyncTime.Time
+
+		// Every 70s (past the 1m interval and its jitter) a sync reads the
+		// same data: a cloud call each time, no write until 5m have passed.
+		for i := 1; i <= 4; i++ {
+			now = now.Add(70 * time.Second)
+			_, err := reconcile()
+			Expect(err).NotTo(HaveOccurred())
+			Expect(tokenCalls()).To(Equal(1 + i))
+			Expect(currentToken().ResourceVersion).To(Equal(first.ResourceVersion), "sync %d at +%ds writes nothing", i, 70*i)
+		}
+		now = now.Add(70 * time.Second) // +350s
+		_, err = reconcile()
+		Expect(err).NotTo(HaveOccurred())
+		beat := currentToken()
+		Expect(beat.ResourceVersion).NotTo(Equal(first.ResourceVersion), "the heartbeat writes")
+		Expect(beat.Status.LastSyncTime.Time).To(BeTemporally("~", start.Add(350*time.Second), time.Second))
+		Expect(beat.Status.LastSuccessfulSyncTime.Time).To(Equal(beat.Status.LastSyncTime.Time))
+
+		By("a failing sync moves lastSyncTime at the heartbeat, never lastSuccessfulSyncTime")
+		sim.InjectFault(cloudsim.APIDevEnvToken, cloudsim.Fault{Status: 403})
+		DeferCleanup(sim.ClearFaults)
+		now = now.Add(70 * time.Second)
+		_, err = reconcile()
+		Expect(err).NotTo(HaveOccurred())
+		failed := currentToken()
+		Expect(meta.FindStatusCondition(failed.Status.Conditions, v1alpha1.ConditionSynced)).To(haveCondition(metav1.ConditionFalse, v1alpha1.ReasonForbidden))
+		Expect(failed.Status.LastSuccessfulSyncTime.Time).To(Equal(beat.Status.LastSuccessfulSyncTime.Time))
 	})
 })
