@@ -20,10 +20,12 @@ type DevEnvironmentTokenSpec struct {
 	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
 	SecretName string `json:"secretName,omitempty"`
 
-	// SecretKey is the key the token is stored under; default "token".
+	// SecretKey is the key the token is stored under; default "token". It must be a
+	// valid Secret data key: not "." and not starting with "..".
 	// +optional
 	// +kubebuilder:validation:MaxLength=253
 	// +kubebuilder:validation:Pattern=`^[-._a-zA-Z0-9]+$`
+	// +kubebuilder:validation:XValidation:rule="self != '.' && !self.startsWith('..')",message="secretKey must not be '.' or start with '..' (not a valid Secret key)"
 	SecretKey string `json:"secretKey,omitempty"`
 }
 
