@@ -761,3 +761,22 @@ func TestThrottleQuietsTheAccount(t *testing.T) {
 		t.Errorf("%d requests, want 3", n)
 	}
 }
+
+// TestTokenExpiredOnIssue: a token whose expires_at has already passed is
+// refused as InvalidResponse rather than cached, which would send every
+// later call back to IAM.
+func TestTokenExpiredOnIssue(t *testing.T) {
+	f := newFakeCloud(t, func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, `{}`) })
+	f.tokenLife = -time.Minute
+	c := mustClient(t, NewPool(Options{}), passwordConfig(f.url()))
+	_, err := c.Token(bg)
+	if !IsInvalidResponse(err) {
+		t.Fatalf("err %v, want InvalidResponse", err)
+	}
+	if _, err := c.GetWorkspace(bg, "0"); !IsInvalidResponse(err) {
+		t.Errorf("a call without a usable token: %v", err)
+	}
+	if n := f.apiCalls.Load(); n != 0 {
+		t.Errorf("%d API calls without a usable token", n)
+	}
+}

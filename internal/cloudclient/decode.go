@@ -226,7 +226,10 @@ func decodeDevEnvToken(body []byte) (string, error) {
 	return w.Token, nil
 }
 
-var errNoExpiry = errors.New("IAM response has no valid token.expires_at")
+var (
+	errNoExpiry       = errors.New("IAM response has no valid token.expires_at")
+	errExpiredOnIssue = errors.New("IAM issued a token whose expires_at has already passed")
+)
 
 // decodeIAMToken reads token.expires_at (ISO 8601) from an IAM token answer.
 func decodeIAMToken(body []byte) (time.Time, error) {
@@ -240,7 +243,7 @@ func decodeIAMToken(body []byte) (time.Time, error) {
 	}
 	s := strings.TrimSpace(w.Token.ExpiresAt)
 	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999", "2006-01-02 15:04:05.999999999Z07:00"} {
-		if t, err := time.Parse(layout, s); err == nil {
+		if t, err := time.Parse(layout, s); err == nil && !t.IsZero() {
 			return t.UTC(), nil
 		}
 	}

@@ -1,7 +1,12 @@
 package cloudclient
 
 import (
+	"net/http"
+	"strings"
 	"testing"
+	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // The fuzz targets check the decoders never panic and that what they accept
@@ -67,10 +72,29 @@ func FuzzDecodeErrorBody(f *testing.F) {
 	for _, s := range []string{exampleDevEnvNotFound, exampleDevEnvNotFound2, exampleRomaError, exampleKeystoneError, `<html>`, ``} {
 		f.Add([]byte(s))
 	}
+	f.Add([]byte(`{"error_code":"ModelArts.0101","error_msg":"bad key ` + testSK + `","request_id":"` + testPassword + `"}`))
+	f.Add([]byte(`{"error":{"code":"401","message":"token tok-DoNotLeak-42 rejected"}}`))
+	f.Add([]byte("{\"error_msg\":\"\u0000\u001b[31m" + testSecToken + "\"}"))
+	c := &Client{opts: Options{}.withDefaults(), redact: redactor{testAK, testSK, testSecToken, testPassword}}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		ce := decodeErrorBody(b)
-		e := &Error{API: APIWorkspace, StatusCode: 400, Code: ce.code, Message: ce.message, RequestID: ce.requestID, Reason: classify(400, ce.code)}
-		_ = e.Error()
+		for _, status := range []int{400, 401, 429, 500} {
+			e := c.httpError(APIWorkspace, status, http.Header{"Retry-After": {"5"}}, b, "tok-DoNotLeak-42")
+			text := e.Error()
+			for _, secret := range append(secretValues, "tok-DoNotLeak-42") {
+				if strings.Contains(text, secret) {
+					t.Fatalf("error text carries a secret: %q", text)
+				}
+			}
+			if strings.IndexFunc(text, unicode.IsControl) >= 0 {
+				t.Fatalf("control character in error text: %q", text)
+			}
+			if n := utf8.RuneCountInString(e.Message); n > maxMessageLen+1 {
+				t.Fatalf("message of %d runes", n)
+			}
+			if e.Reason == "" {
+				t.Fatal("unclassified error")
+			}
+		}
 	})
 }
 
@@ -79,8 +103,17 @@ func FuzzDecodeIAMToken(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		if exp, err := decodeIAMToken(b); err == nil && exp.IsZero() && len(b) == 0 {
-			t.Fatal("zero expiry from an empty body")
+		exp, err := decodeIAMToken(b)
+		if err != nil {
+			return
+		}
+		if exp.IsZero() || exp.Location() != time.UTC {
+			t.Fatalf("accepted expiry %v: not a UTC instant", exp)
+		}
+		// What was accepted reads back the same from its canonical form.
+		again, err := decodeIAMToken([]byte(`{"token":{"expires_at":"` + exp.Format(time.RFC3339Nano) + `"}}`))
+		if err != nil || !again.Equal(exp) {
+			t.Fatalf("expiry %v does not round-trip: %v %v", exp, again, err)
 		}
 	})
 }

@@ -216,6 +216,10 @@ func (c *Client) fetchToken(ctx context.Context) (cachedToken, error) {
 			return err
 		}
 		now := c.opts.Now()
+		if !exp.After(now) {
+			// Caching it would send every call back to IAM.
+			return errExpiredOnIssue
+		}
 		tok = cachedToken{value: value, expiresAt: exp, renewAt: renewAt(now, exp, c.opts.TokenRenewBefore)}
 		return nil
 	}, "")
