@@ -30,17 +30,17 @@ type CloudEndpoints struct {
 	// IAM endpoint, e.g. https://iam.cn-north-4.myhuaweicloud.com.
 	// +optional
 	// +kubebuilder:validation:MaxLength=2048
-	// +kubebuilder:validation:Pattern=`^https?://[^\s/?#]+(/[^\s?#]*)?$`
+	// +kubebuilder:validation:Pattern=`^https?://[^\s/?#@]+(/[^\s?#]*)?$`
 	IAM string `json:"iam,omitempty"`
 	// ModelArts endpoint, e.g. https://modelarts.cn-north-4.myhuaweicloud.com.
 	// +optional
 	// +kubebuilder:validation:MaxLength=2048
-	// +kubebuilder:validation:Pattern=`^https?://[^\s/?#]+(/[^\s?#]*)?$`
+	// +kubebuilder:validation:Pattern=`^https?://[^\s/?#@]+(/[^\s?#]*)?$`
 	ModelArts string `json:"modelarts,omitempty"`
 	// ROMA Connect endpoint, e.g. https://roma.cn-north-4.myhuaweicloud.com.
 	// +optional
 	// +kubebuilder:validation:MaxLength=2048
-	// +kubebuilder:validation:Pattern=`^https?://[^\s/?#]+(/[^\s?#]*)?$`
+	// +kubebuilder:validation:Pattern=`^https?://[^\s/?#@]+(/[^\s?#]*)?$`
 	ROMA string `json:"roma,omitempty"`
 }
 

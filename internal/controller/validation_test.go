@@ -221,6 +221,11 @@ var _ = Describe("Schema validation", func() {
 				a.Spec.Endpoints = &v1alpha1.CloudEndpoints{ModelArts: "https://modelarts.example.com/?x=1"}
 			})
 		}, "spec.endpoints.modelarts", "should match"),
+		Entry("an iam endpoint carrying user info", func() client.Object {
+			return account(func(a *v1alpha1.CloudAccount) {
+				a.Spec.Endpoints = &v1alpha1.CloudEndpoints{IAM: "https://user:password@iam.example.com"}
+			})
+		}, "spec.endpoints.iam", "should match"),
 		Entry("a roma endpoint with another scheme", func() client.Object {
 			return account(func(a *v1alpha1.CloudAccount) {
 				a.Spec.Endpoints = &v1alpha1.CloudEndpoints{ROMA: "ftp://roma.example.com"}
