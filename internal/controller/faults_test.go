@@ -2,6 +2,8 @@ package controller
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -134,8 +136,11 @@ var _ = Describe("Fault matrix", func() {
 					HaveField("Message", ContainSubstring("no response"))))
 				expectKept(ws)
 			}
-			Expect(time.Since(start)).To(BeNumerically(">=", 3*time.Second))
-			Expect(wsCalls() - before).To(BeNumerically(">=", 6))
+			elapsed := time.Since(start)
+			Expect(elapsed).To(BeNumerically(">=", 3*time.Second))
+			// Each object's calls are at least the 3s deadline plus a backoff
+			// (≥1.8s) apart: no hot loop while the cloud hangs.
+			Expect(wsCalls() - before).To(And(BeNumerically(">=", 6), BeNumerically("<=", 6*(1+int(elapsed/(4*time.Second))))))
 
 			By("when the cloud answers again, every object recovers without help")
 			sim.ClearFaults()
@@ -266,6 +271,191 @@ var _ = Describe("Fault matrix", func() {
 			annotate(ws, v1alpha1.AnnotationSyncNow, "2")
 			Eventually(wsCalls).Should(Equal(before + 3))
 			Expect(sim.IssuedTokens()).To(Equal(issued+1), "the new token is cached")
+		})
+
+		It("coalesces a re-authentication storm: twenty objects rejected at once cost one IAM request", func() {
+			readyAccount(ns, passwordData())
+			// Resources of their own, so that every object's cloud calls are counted apart.
+			const n = 10 // objects of each kind; 4 workers per kind sync 8 at a time
+			wsID := func(i int) string { return fmt.Sprintf("5707a0000000000000000000000000%02d", i) }
+			instID := func(i int) string { return fmt.Sprintf("5707b000-0000-4000-8000-0000000000%02d", i) }
+			tokValue := func(i int) string { return fmt.Sprintf("storm-devenv-token-%02d", i) }
+			sim.Update(func(f *cloudsim.Fixture) {
+				p := f.Projects[cloudsim.DefaultProjectID]
+				for i := range n {
+					p.Workspaces = append(p.Workspaces, cloudsim.Workspace{ID: wsID(i), Name: fmt.Sprintf("storm-%02d", i),
+						Status: "NORMAL", Owner: "testUser", AuthType: "PUBLIC", CreateTime: 1470000000000, UpdateTime: 1470000000000,
+						Grants: []cloudsim.Grant{}})
+					p.DevEnvInstances[instID(i)] = cloudsim.DevEnvInstance{Token: tokValue(i)}
+				}
+			})
+			DeferCleanup(func() {
+				sim.Update(func(f *cloudsim.Fixture) {
+					p := f.Projects[cloudsim.DefaultProjectID]
+					kept := p.Workspaces[:0]
+					for _, w := range p.Workspaces {
+						if !strings.HasPrefix(w.ID, "5707a") {
+							kept = append(kept, w)
+						}
+					}
+					p.Workspaces = kept
+					for i := range n {
+						delete(p.DevEnvInstances, instID(i))
+					}
+				})
+			})
+
+			var wss []*v1alpha1.Workspace
+			var toks []*v1alpha1.DevEnvironmentToken
+			var objs []v1alpha1.Mirrored
+			for i := range n {
+				ws := &v1alpha1.Workspace{ObjectMeta: objMeta(ns, fmt.Sprintf("ws-%02d", i)), Spec: v1alpha1.WorkspaceSpec{MirrorSpec: mirror(), WorkspaceID: wsID(i)}}
+				tok := &v1alpha1.DevEnvironmentToken{ObjectMeta: objMeta(ns, fmt.Sprintf("tok-%02d", i)), Spec: v1alpha1.DevEnvironmentTokenSpec{MirrorSpec: mirror(), InstanceID: instID(i)}}
+				ws.Spec.RefreshInterval = &metav1.Duration{Duration: 10 * time.Minute}
+				tok.Spec.RefreshInterval = &metav1.Duration{Duration: 10 * time.Minute}
+				wss, toks, objs = append(wss, ws), append(toks, tok), append(objs, ws, tok)
+			}
+			for _, o := range objs {
+				Expect(k8sClient.Create(ctx, o)).To(Succeed())
+			}
+			for _, o := range objs {
+				Eventually(condition(o, v1alpha1.ConditionSynced)).Should(haveCondition(metav1.ConditionTrue, v1alpha1.ReasonSynced))
+			}
+			// calls is every object's cloud calls so far, in the order of objs.
+			calls := func() []int {
+				out := make([]int, 0, len(objs))
+				for i := range n {
+					out = append(out, sim.RequestsFor(cloudsim.APIWorkspace, wsID(i)), sim.RequestsFor(cloudsim.APIDevEnvToken, instID(i)))
+				}
+				return out
+			}
+			// expectKept: status data, Secret and Ready all still there, and Synced never False.
+			expectKept := func() {
+				for i := range n {
+					fetch(wss[i])
+					fetch(toks[i])
+					Expect(wss[i].Status.ID).To(Equal(wsID(i)))
+					Expect(wss[i].Status.Name).To(Equal(fmt.Sprintf("storm-%02d", i)))
+					Expect(secretData(ns, toks[i].Name)).To(Equal(map[string][]byte{"token": []byte(tokValue(i))}))
+					for _, o := range []v1alpha1.Mirrored{wss[i], toks[i]} {
+						Expect(meta.IsStatusConditionTrue(o.Sync().Conditions, v1alpha1.ConditionReady)).To(BeTrue(), o.GetName())
+						Expect(meta.IsStatusConditionTrue(o.Sync().Conditions, v1alpha1.ConditionSynced)).To(BeTrue(), o.GetName())
+					}
+				}
+			}
+			expectKept()
+
+			// Slow answers keep each worker's request in flight together, and
+			// the one IAM request open while the other 401s arrive.
+			sim.InjectFault(cloudsim.APIWorkspace, cloudsim.Fault{Latency: 200 * time.Millisecond})
+			sim.InjectFault(cloudsim.APIDevEnvToken, cloudsim.Fault{Latency: 200 * time.Millisecond})
+			sim.InjectFault(cloudsim.APIIAMToken, cloudsim.Fault{Latency: 500 * time.Millisecond})
+			iamBefore, issuedBefore, before := sim.Requests(cloudsim.APIIAMToken), sim.IssuedTokens(), calls()
+			sim.RevokeTokens()
+			for _, o := range objs {
+				annotate(o, v1alpha1.AnnotationSyncNow, "storm")
+			}
+
+			By("every object syncs again; data, Secrets, Ready and Synced hold throughout")
+			deadline := time.Now().Add(30 * time.Second)
+			for {
+				expectKept()
+				handled := 0
+				for _, o := range objs {
+					if o.Sync().SyncNowHandled == "storm" {
+						handled++
+					}
+				}
+				if handled == len(objs) {
+					break
+				}
+				Expect(time.Now()).To(BeTemporally("<", deadline), "%d of %d objects synced", handled, len(objs))
+				time.Sleep(100 * time.Millisecond)
+			}
+			sim.ClearFaults()
+
+			By("one IAM request for all of them; at most the 401 and its retry per object")
+			after := calls()
+			total := 0
+			for i := range objs {
+				d := after[i] - before[i]
+				Expect(d).To(BeNumerically(">=", 1), objs[i].GetName())
+				Expect(d).To(BeNumerically("<=", 2), "%s: the 401 and one retry", objs[i].GetName())
+				total += d
+			}
+			rejected := total - len(objs)
+			GinkgoWriter.Printf("storm: %d cloud calls, %d rejected with 401, %d IAM requests\n",
+				total, rejected, sim.Requests(cloudsim.APIIAMToken)-iamBefore)
+			Expect(rejected).To(BeNumerically(">=", 2), "several objects were rejected with the revoked token at once")
+			Expect(sim.Requests(cloudsim.APIIAMToken)-iamBefore).To(Equal(1), "the 401s share one re-authentication")
+			Expect(sim.IssuedTokens() - issuedBefore).To(Equal(1))
+			Consistently(func() []int { return append(calls(), sim.Requests(cloudsim.APIIAMToken)) }, time.Second, 100*time.Millisecond).Should(
+				Equal(append(after, iamBefore+1)), "the storm is over")
+			for _, o := range objs {
+				Expect(eventNotes(ns, o.GetName())).NotTo(ContainElement(HavePrefix(v1alpha1.ReasonUnauthorized)))
+			}
+			Expect(accountReady(ns, "acct")(Default)).To(haveCondition(metav1.ConditionTrue, v1alpha1.ReasonCredentialsValid))
+		})
+
+		It("reports Unauthorized when the password changes to a wrong one, without a hot loop, and recovers when it is fixed", func() {
+			readyAccount(ns, passwordData())
+			ws := newWorkspace("ws", 10*time.Minute)
+			tok := newToken("tok", 10*time.Minute)
+			setPassword := func(password string) {
+				var creds corev1.Secret
+				Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "creds"}, &creds)).To(Succeed())
+				creds.Data[v1alpha1.CredentialPassword] = []byte(password)
+				Expect(k8sClient.Update(ctx, &creds)).To(Succeed())
+			}
+			iam := func() int { return sim.Requests(cloudsim.APIIAMToken) }
+			iamBefore, wb, tb := iam(), wsCalls(), tokCalls()
+
+			By("a wrong password, and the cached token no longer works")
+			setPassword("not-the-password")
+			sim.RevokeTokens()
+			Eventually(accountReady(ns, "acct")).Should(And(haveCondition(metav1.ConditionFalse, v1alpha1.ReasonUnauthorized),
+				HaveField("Message", ContainSubstring("IAM token request failed"))))
+			// Objects notice at their next sync; the account is not used, so it costs no cloud call.
+			for _, o := range []client.Object{ws, tok} {
+				annotate(o, v1alpha1.AnnotationSyncNow, "1")
+			}
+			for _, o := range []v1alpha1.Mirrored{ws, tok} {
+				Eventually(condition(o, v1alpha1.ConditionSynced)).Should(And(
+					haveCondition(metav1.ConditionFalse, v1alpha1.ReasonAccountNotReady),
+					HaveField("Message", ContainSubstring("is not Ready (Unauthorized)"))))
+				Expect(meta.FindStatusCondition(o.Sync().Conditions, v1alpha1.ConditionReady)).To(
+					haveCondition(metav1.ConditionTrue, v1alpha1.ReasonSynced), "data present")
+			}
+			expectKept(ws)
+			expectTokenSecret("tok")
+
+			By("no hot loop: one IAM attempt with the wrong password, no cloud call with the revoked token")
+			Consistently(func() []int { return []int{iam(), wsCalls(), tokCalls()} }, 3*time.Second, 100*time.Millisecond).Should(
+				Equal([]int{iamBefore + 1, wb, tb}))
+			annotate(tok, v1alpha1.AnnotationSyncNow, "2")
+			Eventually(func() string { return fetch(tok).(*v1alpha1.DevEnvironmentToken).Status.SyncNowHandled }).Should(Equal("2"))
+			Consistently(func() []int { return []int{iam(), wsCalls(), tokCalls()} }, time.Second, 100*time.Millisecond).Should(
+				Equal([]int{iamBefore + 1, wb, tb}), "a sync-now while the account is unusable costs nothing")
+			expectTokenSecret("tok")
+
+			By("the right password again: the account is Ready and the objects sync without help")
+			iamFixed, issuedFixed := iam(), sim.IssuedTokens()
+			setPassword(cloudsim.DefaultPassword)
+			Eventually(accountReady(ns, "acct")).Should(haveCondition(metav1.ConditionTrue, v1alpha1.ReasonCredentialsValid))
+			for _, o := range []v1alpha1.Mirrored{ws, tok} {
+				Eventually(condition(o, v1alpha1.ConditionSynced)).Should(haveCondition(metav1.ConditionTrue, v1alpha1.ReasonSynced))
+			}
+			expectKept(ws)
+			expectTokenSecret("tok")
+			// The account found the (revoked) token cached; the first sync's 401
+			// brings the one re-authentication.
+			GinkgoWriter.Printf("wrong password: %d IAM requests; recovery: %d IAM requests, %d workspace and %d token calls\n",
+				iamFixed-iamBefore, iam()-iamFixed, wsCalls()-wb, tokCalls()-tb)
+			Expect(iam() - iamFixed).To(Equal(1))
+			Expect(sim.IssuedTokens() - issuedFixed).To(Equal(1))
+			Expect(wsCalls()-wb).To(BeNumerically("~", 1.5, 0.5), "one call, or a 401 and its retry")
+			Expect(tokCalls()-tb).To(BeNumerically("~", 1.5, 0.5), "one call, or a 401 and its retry")
+			Expect(wsCalls()-wb+tokCalls()-tb).To(BeNumerically(">=", 3), "the first call was rejected")
 		})
 
 		It("keeps using the cached token while IAM is down, until it expires", func() {
