@@ -470,8 +470,13 @@ var _ = Describe("Fault matrix", func() {
 			DeferCleanup(sim.SetTokenTTL, cloudsim.DefaultTokenTTL)
 			data := passwordData()
 			data[v1alpha1.CredentialUserName], data[v1alpha1.CredentialPassword] = []byte(user), []byte(password)
-			issuedAt := time.Now()
 			readyAccount(ns, data)
+			// The token's expiry as the account reports it (truncated to the
+			// second, so the real one is up to 1s later) times the steps below.
+			var account v1alpha1.CloudAccount
+			Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "acct"}, &account)).To(Succeed())
+			Expect(account.Status.TokenExpiresAt).NotTo(BeNil())
+			expiresAt := account.Status.TokenExpiresAt.Time
 			ws := newWorkspace("ws", 0)
 
 			sim.InjectFault(cloudsim.APIIAMToken, cloudsim.Fault{Status: 500})
@@ -481,7 +486,7 @@ var _ = Describe("Fault matrix", func() {
 			Expect(sim.Requests(cloudsim.APIIAMToken)).To(Equal(iamBefore), "a fresh cached token needs no IAM")
 
 			By("past the renewal point (half the lifetime) the renewal fails, the cached token still serves")
-			time.Sleep(time.Until(issuedAt.Add(ttl/2 + time.Second)))
+			time.Sleep(time.Until(expiresAt.Add(-ttl/2 + 1500*time.Millisecond)))
 			annotate(ws, v1alpha1.AnnotationSyncNow, "2")
 			Eventually(wsCalls).Should(Equal(before + 2))
 			Consistently(condition(ws, v1alpha1.ConditionSynced), time.Second, 100*time.Millisecond).Should(
@@ -489,7 +494,7 @@ var _ = Describe("Fault matrix", func() {
 			Expect(sim.Requests(cloudsim.APIIAMToken)-iamBefore).To(Equal(1), "one renewal attempt, then a pause")
 
 			By("once it has expired, syncs fail with CloudError and keep the data")
-			time.Sleep(time.Until(issuedAt.Add(ttl + 2*time.Second)))
+			time.Sleep(time.Until(expiresAt.Add(2 * time.Second)))
 			annotate(ws, v1alpha1.AnnotationSyncNow, "3")
 			Eventually(condition(ws, v1alpha1.ConditionSynced)).Should(haveCondition(metav1.ConditionFalse, v1alpha1.ReasonCloudError))
 			Expect(wsCalls()).To(Equal(before+2), "the expired token is never sent")
