@@ -16,36 +16,19 @@ import (
 
 	"github.com/cloudmirror-io/modelarts-operator/internal/cloudclient/signer"
 	"github.com/cloudmirror-io/modelarts-operator/internal/cloudsim"
+	"github.com/cloudmirror-io/modelarts-operator/internal/testutil"
 )
-
-// syncBuffer is a bytes.Buffer safe for the server's logger and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 type running struct {
 	apiURL, adminURL string
-	logs             *syncBuffer
+	logs             *testutil.LogBuffer
 	stop             func() error
 }
 
 func start(t *testing.T, args ...string) *running {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	logs := &syncBuffer{}
+	logs := &testutil.LogBuffer{}
 	readyc := make(chan [2]string, 1)
 	errc := make(chan error, 1)
 	go func() {

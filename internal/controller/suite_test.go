@@ -6,8 +6,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -30,6 +28,7 @@ import (
 	v1alpha1 "github.com/cloudmirror-io/modelarts-operator/api/v1alpha1"
 	"github.com/cloudmirror-io/modelarts-operator/internal/cloudclient"
 	"github.com/cloudmirror-io/modelarts-operator/internal/cloudsim"
+	"github.com/cloudmirror-io/modelarts-operator/internal/testutil"
 )
 
 // The suite runs a real kube-apiserver and etcd (envtest), the cloud simulator
@@ -45,7 +44,7 @@ var (
 	testScheme = runtime.NewScheme()
 	cancelMgr  context.CancelFunc
 	mgrDone    = make(chan struct{})
-	logs       = &logBuffer{}
+	logs       = &testutil.LogBuffer{} // everything the manager logged, for leak scans
 	nsCounter  atomic.Int32
 )
 
@@ -156,24 +155,6 @@ func simAccount(ns, name, secretName string) *v1alpha1.CloudAccount {
 			AllowInsecureHTTP:    true,
 		},
 	}
-}
-
-// logBuffer keeps everything the manager logged, for leak scans.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf strings.Builder
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
 }
 
 type teeWriter struct {

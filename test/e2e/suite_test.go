@@ -41,6 +41,7 @@ import (
 	"github.com/cloudmirror-io/modelarts-operator/internal/cloudclient"
 	"github.com/cloudmirror-io/modelarts-operator/internal/cloudsim"
 	"github.com/cloudmirror-io/modelarts-operator/internal/controller"
+	"github.com/cloudmirror-io/modelarts-operator/internal/testutil"
 )
 
 const (
@@ -69,24 +70,7 @@ func TestMain(m *testing.M) {
 
 // managerLogs collects every manager's log at debug level, to be scanned
 // for secret values once the tests have run.
-var managerLogs lockedBuilder
-
-type lockedBuilder struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuilder) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuilder) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+var managerLogs testutil.LogBuffer
 
 // scanLogs fails the run if a manager logged nothing (the scan would prove
 // nothing) or logged a credential or token the simulator holds. It names the
