@@ -30,21 +30,3 @@ var (
 	_ Mirrored = &RomaApp{}
 	_ Mirrored = &DevEnvironmentToken{}
 )
-
-// SecretHolder is implemented by the kinds that keep values in a Secret.
-// +kubebuilder:object:generate=false
-type SecretHolder interface {
-	// WrittenSecretName is status.secretName: the Secret the operator last
-	// wrote for this object, or "" for none.
-	WrittenSecretName() string
-}
-
-func (o *ServiceAppAuth) WrittenSecretName() string      { return o.Status.SecretName }
-func (o *RomaApp) WrittenSecretName() string             { return o.Status.SecretName }
-func (o *DevEnvironmentToken) WrittenSecretName() string { return o.Status.SecretName }
-
-var (
-	_ SecretHolder = &ServiceAppAuth{}
-	_ SecretHolder = &RomaApp{}
-	_ SecretHolder = &DevEnvironmentToken{}
-)

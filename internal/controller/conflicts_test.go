@@ -65,7 +65,8 @@ var _ = Describe("API server write conflicts and failures, and the status heartb
 			Spec:       v1alpha1.DevEnvironmentTokenSpec{MirrorSpec: mirror(), InstanceID: cloudsim.DefaultDevEnvInstance},
 		}
 		c = interceptor.NewClient(
-			fake.NewClientBuilder().WithScheme(testScheme).WithObjects(tok).WithStatusSubresource(tok).Build(),
+			fake.NewClientBuilder().WithScheme(testScheme).WithObjects(tok).WithStatusSubresource(tok).
+				WithIndex(&corev1.Secret{}, fieldIndexSecretController, secretControllerUID).Build(),
 			interceptor.Funcs{
 				SubResourcePatch: func(ctx context.Context, cl client.Client, sub string, obj client.Object, p client.Patch, opts ...client.SubResourcePatchOption) error {
 					if take(&failStatus) {

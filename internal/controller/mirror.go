@@ -187,6 +187,10 @@ func (r *MirrorReconciler[T, D]) sync(ctx context.Context, obj T, now time.Time)
 	// Check the owned Secret before the cloud call: a Secret controlled by
 	// something else is left alone, and costs the cloud nothing.
 	secretName := r.Kind.SecretName(obj)
+	if secretName == "" {
+		// Nothing is to be kept, whatever the cloud answers.
+		r.deleteStaleSecrets(ctx, obj, "")
+	}
 	var current *corev1.Secret
 	if secretName != "" {
 		current, err = r.ownedSecret(ctx, obj, secretName)
@@ -216,7 +220,6 @@ func (r *MirrorReconciler[T, D]) sync(ctx context.Context, obj T, now time.Time)
 	// Apply maps onto obj; if the Secret cannot be written, obj goes back to
 	// what it held, so status never runs ahead of the Secret.
 	snapshot := obj.DeepCopyObject().(T)
-	previousSecret := writtenSecretName(obj)
 	var currentData map[string][]byte
 	if current != nil {
 		currentData = current.Data
@@ -239,8 +242,8 @@ func (r *MirrorReconciler[T, D]) sync(ctx context.Context, obj T, now time.Time)
 	for _, e := range applied.Events {
 		r.Recorder.Eventf(obj, nil, e.Type, e.Reason, "Sync", "%s", e.Message)
 	}
-	if previousSecret != "" && previousSecret != writtenSecretName(obj) {
-		r.deleteStaleSecret(ctx, obj, previousSecret)
+	if secretName != "" {
+		r.deleteStaleSecrets(ctx, obj, secretName)
 	}
 
 	setCondition(obj, v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonSynced, "the cloud's data is mirrored")
@@ -518,35 +521,44 @@ func (r *MirrorReconciler[T, D]) writeSecret(ctx context.Context, obj T, name st
 	return r.Update(ctx, s)
 }
 
-// writtenSecretName is the Secret obj's status says the operator last wrote.
-func writtenSecretName(obj client.Object) string {
-	if h, ok := obj.(v1alpha1.SecretHolder); ok {
-		return h.WrittenSecretName()
+// fieldIndexSecretController indexes the cached (operator-labelled) Secrets
+// by the UID of the object that controls them.
+const fieldIndexSecretController = ".metadata.ownerReferences.controller.uid"
+
+func secretControllerUID(o client.Object) []string {
+	if ref := metav1.GetControllerOf(o); ref != nil {
+		return []string{string(ref.UID)}
 	}
-	return ""
+	return nil
 }
 
-// deleteStaleSecret deletes the Secret obj used before spec.secretName
-// changed or was removed, so no copy of the values lingers under the old name
-// until obj is deleted. A Secret that is not controlled by obj is left alone;
-// a failure is reported, and the Secret then goes with obj.
-func (r *MirrorReconciler[T, D]) deleteStaleSecret(ctx context.Context, obj T, name string) {
-	s, err := r.ownedSecret(ctx, obj, name)
-	if (s == nil && err == nil) || errors.Is(err, errSecretConflict) {
+// deleteStaleSecrets deletes every Secret obj controls except keep: one left
+// under a secretName that was changed or removed, so no copy of the values
+// lingers until obj is deleted. It runs on every sync, so a delete that fails
+// (or a Secret changed since the cache saw it) is retried at the next one.
+func (r *MirrorReconciler[T, D]) deleteStaleSecrets(ctx context.Context, obj T, keep string) {
+	var owned corev1.SecretList
+	if err := r.List(ctx, &owned, client.InNamespace(obj.GetNamespace()),
+		client.MatchingFields{fieldIndexSecretController: string(obj.GetUID())}); err != nil {
+		logf.FromContext(ctx).Error(err, "listing the object's Secrets failed")
 		return
 	}
-	if err == nil {
-		err = r.Delete(ctx, s, client.Preconditions{UID: &s.UID})
-	}
-	if err != nil && !apierrors.IsNotFound(err) {
-		logf.FromContext(ctx).Error(err, "deleting the previous Secret failed", "secret", name)
-		r.Recorder.Eventf(obj, nil, corev1.EventTypeWarning, "StaleSecretNotDeleted", "Delete",
-			"Secret %q is no longer used but could not be deleted; it goes when this object is deleted", name)
-		return
-	}
-	if err == nil {
-		r.Recorder.Eventf(obj, nil, corev1.EventTypeNormal, "StaleSecretDeleted", "Delete",
-			"Secret %q is no longer used and was deleted", name)
+	for i := range owned.Items {
+		s := &owned.Items[i]
+		if s.Name == keep {
+			continue
+		}
+		// Preconditions: a Secret someone re-owned or edited since the cache
+		// saw it is looked at again at the next sync, not deleted blindly.
+		err := r.Delete(ctx, s, client.Preconditions{UID: &s.UID, ResourceVersion: &s.ResourceVersion})
+		switch {
+		case err == nil:
+			r.Recorder.Eventf(obj, nil, corev1.EventTypeNormal, "StaleSecretDeleted", "Delete",
+				"Secret %q is no longer used and was deleted", s.Name)
+		case apierrors.IsNotFound(err) || apierrors.IsConflict(err):
+		default:
+			logf.FromContext(ctx).Error(err, "deleting a Secret no longer used failed; retrying at the next sync", "secret", s.Name)
+		}
 	}
 }
 

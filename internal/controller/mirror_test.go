@@ -439,11 +439,14 @@ var _ = Describe("Mirrored kinds", func() {
 			Expect(k8sClient.Create(ctx, saa)).To(Succeed())
 			Eventually(gone("svc-apps")).Should(BeFalse())
 			Expect(secretData(ns, "svc-apps")).To(HaveKey("app_key"))
+			// Removing secretName deletes the Secret even while the cloud refuses the read.
+			sim.InjectFault(cloudsim.APIServiceAPIAuths, cloudsim.Fault{Status: 403})
+			DeferCleanup(sim.ClearFaults)
 			fetch(saa)
 			saa.Spec.SecretName = ""
 			Expect(k8sClient.Update(ctx, saa)).To(Succeed())
 			Eventually(gone("svc-apps")).Should(BeTrue())
-			Expect(fetch(saa).(*v1alpha1.ServiceAppAuth).Status.SecretName).To(BeEmpty())
+			Eventually(condition(saa, v1alpha1.ConditionSynced)).Should(haveCondition(metav1.ConditionFalse, v1alpha1.ReasonForbidden))
 		})
 
 		It("writes nothing while the cloud returns the same data", func() {

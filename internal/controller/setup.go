@@ -42,6 +42,10 @@ func SetupWithManager(mgr ctrl.Manager, clientset kubernetes.Interface, opts Opt
 	}
 	recorder := mgr.GetEventRecorder("modelarts-operator")
 	ctx := context.Background()
+	// One index for every kind: which Secrets an object controls.
+	if err := mgr.GetFieldIndexer().IndexField(ctx, &corev1.Secret{}, fieldIndexSecretController, secretControllerUID); err != nil {
+		return err
+	}
 	maxAuths := opts.MaxAuthorizations
 	if maxAuths == 0 {
 		maxAuths = DefaultMaxAuthorizations
