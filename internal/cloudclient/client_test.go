@@ -780,3 +780,37 @@ func TestTokenExpiredOnIssue(t *testing.T) {
 		t.Errorf("%d API calls without a usable token", n)
 	}
 }
+
+// TestTokenLifetimeIgnoresClockSkew: with issued_at, a token lives its
+// lifetime on this machine's clock from when it was requested, whether IAM's
+// clock is hours behind (the old reading would be already expired) or ahead
+// (the old reading would outlive the real token).
+func TestTokenLifetimeIgnoresClockSkew(t *testing.T) {
+	clock := newFakeClock(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC))
+	for _, tc := range []struct {
+		name     string
+		skew     time.Duration // IAM's clock minus ours
+		lifetime time.Duration
+	}{
+		{"IAM 3h behind, 1h tokens", -3 * time.Hour, time.Hour},
+		{"IAM 3h ahead, 24h tokens", 3 * time.Hour, 24 * time.Hour},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFakeCloud(t, func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, `{}`) })
+			f.iam = func(w http.ResponseWriter, r *http.Request) {
+				issued := clock.Now().Add(tc.skew)
+				w.Header().Set("X-Subject-Token", "skewed-token")
+				writeJSON(w, http.StatusCreated, fmt.Sprintf(`{"token":{"issued_at":%q,"expires_at":%q}}`,
+					issued.Format(time.RFC3339Nano), issued.Add(tc.lifetime).Format(time.RFC3339Nano)))
+			}
+			c := mustClient(t, NewPool(Options{Now: clock.Now}), passwordConfig(f.url()))
+			info, err := c.Token(bg)
+			if err != nil {
+				t.Fatalf("token refused: %v", err)
+			}
+			if want := clock.Now().Add(tc.lifetime); !info.ExpiresAt.Equal(want) {
+				t.Errorf("expires at %v on our clock, want %v", info.ExpiresAt, want)
+			}
+		})
+	}
+}

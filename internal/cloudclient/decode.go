@@ -228,26 +228,62 @@ func decodeDevEnvToken(body []byte) (string, error) {
 
 var (
 	errNoExpiry       = errors.New("IAM response has no valid token.expires_at")
-	errExpiredOnIssue = errors.New("IAM issued a token whose expires_at has already passed")
+	errNoLifetime     = errors.New("IAM token's expires_at is not after its issued_at")
+	errExpiredOnIssue = errors.New("IAM issued a token whose expires_at has already passed (is this clock ahead of IAM's?)")
 )
 
-// decodeIAMToken reads token.expires_at (ISO 8601) from an IAM token answer.
-func decodeIAMToken(body []byte) (time.Time, error) {
+// iamTokenTimes is what an IAM token response says of the token's life.
+type iamTokenTimes struct {
+	ExpiresAt time.Time
+	IssuedAt  time.Time // zero when the response has none
+}
+
+// decodeIAMToken reads token.expires_at (required) and token.issued_at
+// (optional) from a POST /v3/auth/tokens response.
+func decodeIAMToken(body []byte) (iamTokenTimes, error) {
 	var w struct {
 		Token struct {
 			ExpiresAt string `json:"expires_at"`
+			IssuedAt  string `json:"issued_at"`
 		} `json:"token"`
 	}
 	if err := decodeObject(body, &w); err != nil {
-		return time.Time{}, err
+		return iamTokenTimes{}, err
 	}
-	s := strings.TrimSpace(w.Token.ExpiresAt)
+	exp, ok := parseIAMTime(w.Token.ExpiresAt)
+	if !ok {
+		return iamTokenTimes{}, errNoExpiry
+	}
+	issued, _ := parseIAMTime(w.Token.IssuedAt)
+	return iamTokenTimes{ExpiresAt: exp, IssuedAt: issued}, nil
+}
+
+func parseIAMTime(s string) (time.Time, bool) {
+	s = strings.TrimSpace(s)
 	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999", "2006-01-02 15:04:05.999999999Z07:00"} {
 		if t, err := time.Parse(layout, s); err == nil && !t.IsZero() {
-			return t.UTC(), nil
+			return t.UTC(), true
 		}
 	}
-	return time.Time{}, errNoExpiry
+	return time.Time{}, false
+}
+
+// localExpiry is when a token obtained by a request sent at sent stops being
+// usable, on this machine's clock. With issued_at, the token's lifetime is
+// counted from sent, so a clock that differs from IAM's neither shortens nor
+// stretches it; without, expires_at is taken as it is.
+func (t iamTokenTimes) localExpiry(sent time.Time) (time.Time, error) {
+	if !t.IssuedAt.IsZero() {
+		lifetime := t.ExpiresAt.Sub(t.IssuedAt)
+		if lifetime <= 0 {
+			return time.Time{}, errNoLifetime
+		}
+		return sent.Add(lifetime), nil
+	}
+	if !t.ExpiresAt.After(sent) {
+		return time.Time{}, errExpiredOnIssue
+	}
+	return t.ExpiresAt, nil
 }
 
 // cloudError is what an error body says.

@@ -103,11 +103,23 @@ func TestDecodeTolerance(t *testing.T) {
 		{"IAM expiry documented format",
 			func(b []byte) (any, error) { return decodeIAMToken(b) }, exampleIAMToken,
 			func(v any) bool {
-				return v.(time.Time).Equal(time.Date(2015, 11, 9, 1, 42, 57, 527363000, time.UTC))
+				return v.(iamTokenTimes).ExpiresAt.Equal(time.Date(2015, 11, 9, 1, 42, 57, 527363000, time.UTC))
 			}, false},
 		{"IAM expiry without zone is UTC",
 			func(b []byte) (any, error) { return decodeIAMToken(b) }, `{"token":{"expires_at":"2015-11-09T01:42:57.527363"}}`,
-			func(v any) bool { return v.(time.Time).Equal(time.Date(2015, 11, 9, 1, 42, 57, 527363000, time.UTC)) }, false},
+			func(v any) bool {
+				return v.(iamTokenTimes).ExpiresAt.Equal(time.Date(2015, 11, 9, 1, 42, 57, 527363000, time.UTC))
+			}, false},
+		{"IAM issued_at read when present",
+			func(b []byte) (any, error) { return decodeIAMToken(b) },
+			`{"token":{"issued_at":"2015-11-08T01:42:57.527363Z","expires_at":"2015-11-09T01:42:57.527363Z"}}`,
+			func(v any) bool {
+				t := v.(iamTokenTimes)
+				return t.ExpiresAt.Sub(t.IssuedAt) == 24*time.Hour
+			}, false},
+		{"IAM issued_at garbage ignored",
+			func(b []byte) (any, error) { return decodeIAMToken(b) }, `{"token":{"issued_at":"x","expires_at":"2015-11-09T01:42:57Z"}}`,
+			func(v any) bool { return v.(iamTokenTimes).IssuedAt.IsZero() }, false},
 		{"IAM expiry garbage refused",
 			func(b []byte) (any, error) { return decodeIAMToken(b) }, `{"token":{"expires_at":"tomorrow"}}`, nil, true},
 	}

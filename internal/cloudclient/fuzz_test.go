@@ -103,17 +103,23 @@ func FuzzDecodeIAMToken(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		exp, err := decodeIAMToken(b)
+		times, err := decodeIAMToken(b)
 		if err != nil {
 			return
 		}
-		if exp.IsZero() || exp.Location() != time.UTC {
-			t.Fatalf("accepted expiry %v: not a UTC instant", exp)
+		exp := times.ExpiresAt
+		if exp.IsZero() || exp.Location() != time.UTC || times.IssuedAt.Location() != time.UTC {
+			t.Fatalf("accepted times %+v: not UTC instants", times)
 		}
 		// What was accepted reads back the same from its canonical form.
 		again, err := decodeIAMToken([]byte(`{"token":{"expires_at":"` + exp.Format(time.RFC3339Nano) + `"}}`))
-		if err != nil || !again.Equal(exp) {
+		if err != nil || !again.ExpiresAt.Equal(exp) {
 			t.Fatalf("expiry %v does not round-trip: %v %v", exp, again, err)
+		}
+		// A token is only ever cached with an expiry after the request was sent.
+		sent := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+		if local, err := times.localExpiry(sent); err == nil && !local.After(sent) {
+			t.Fatalf("usable token %+v expires at %v, not after %v", times, local, sent)
 		}
 	})
 }

@@ -206,21 +206,22 @@ func (c *Client) fetchToken(ctx context.Context) (cachedToken, error) {
 		return cachedToken{}, &Error{API: APIIAMToken, Reason: ReasonCloudError, Message: "cannot encode the IAM token request"}
 	}
 	var tok cachedToken
+	sent := c.opts.Now()
 	err = c.roundTrip(ctx, APIIAMToken, http.MethodPost, base+"/v3/auth/tokens", body, nil, func(h http.Header, resp []byte) error {
 		value := h.Get("X-Subject-Token")
 		if value == "" {
 			return errNoToken
 		}
-		exp, err := decodeIAMToken(resp)
+		times, err := decodeIAMToken(resp)
 		if err != nil {
 			return err
 		}
-		now := c.opts.Now()
-		if !exp.After(now) {
-			// Caching it would send every call back to IAM.
-			return errExpiredOnIssue
+		// Caching a token that is already expired would send every call back to IAM.
+		exp, err := times.localExpiry(sent)
+		if err != nil {
+			return err
 		}
-		tok = cachedToken{value: value, expiresAt: exp, renewAt: renewAt(now, exp, c.opts.TokenRenewBefore)}
+		tok = cachedToken{value: value, expiresAt: exp, renewAt: renewAt(sent, exp, c.opts.TokenRenewBefore)}
 		return nil
 	}, "")
 	if err != nil {
