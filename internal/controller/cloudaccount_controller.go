@@ -117,7 +117,7 @@ func (r *CloudAccountReconciler) retryAfter(key types.NamespacedName, err error)
 	n := r.failures[key]
 	r.failures[key] = n + 1
 	if cloudclient.IsThrottled(err) {
-		return max(cloudclient.RetryAfter(err), time.Second)
+		return jitterAfter(max(cloudclient.RetryAfter(err), time.Second))
 	}
 	return jitter(min(backoffBase<<min(n, 16), 5*time.Minute))
 }

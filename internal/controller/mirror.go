@@ -315,7 +315,7 @@ func failureMessage(err error) string {
 func (r *MirrorReconciler[T, D]) retryAfter(obj T, err error, interval time.Duration) time.Duration {
 	switch cloudclient.ReasonOf(err) {
 	case cloudclient.ReasonThrottled:
-		return max(cloudclient.RetryAfter(err), time.Second)
+		return jitterAfter(max(cloudclient.RetryAfter(err), time.Second))
 	case cloudclient.ReasonCloudError, cloudclient.ReasonInvalidResponse:
 		return r.backoff(obj, interval)
 	default:
@@ -615,6 +615,12 @@ func setCondition(obj v1alpha1.Mirrored, condType string, status metav1.Conditio
 // jitter spreads d by ±10% so many objects do not fire together.
 func jitter(d time.Duration) time.Duration {
 	return time.Duration(float64(d) * (1 - jitterFraction + 2*jitterFraction*rand.Float64()))
+}
+
+// jitterAfter adds up to 10% to d: objects throttled together are told the
+// same moment, and must not all call again at that moment.
+func jitterAfter(d time.Duration) time.Duration {
+	return d + time.Duration(float64(d)*jitterFraction*rand.Float64())
 }
 
 // SetupWithManager watches the kind, its owned Secrets, and its accounts.
