@@ -43,7 +43,7 @@ func (f *flexInt) UnmarshalJSON(b []byte) error {
 // parseLooseInt parses a JSON number (integer or float) into an int64,
 // rounding floats to the nearest integer.
 func parseLooseInt(s string) (int64, error) {
-	if s == "" || !(s[0] == '-' || (s[0] >= '0' && s[0] <= '9')) || !json.Valid([]byte(s)) {
+	if s == "" || (s[0] != '-' && (s[0] < '0' || s[0] > '9')) || !json.Valid([]byte(s)) {
 		return 0, errNotInteger
 	}
 	if i, err := strconv.ParseInt(s, 10, 64); err == nil {

@@ -2,7 +2,6 @@ package cloudclient
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -226,11 +225,6 @@ func asError(t *testing.T, err error) *Error {
 		t.Fatalf("error %T %v is not *Error", err, err)
 	}
 	return e
-}
-
-func jsonString(v any) string {
-	b, _ := json.Marshal(v)
-	return string(b)
 }
 
 var bg = context.Background()

@@ -468,7 +468,7 @@ func (r *MirrorReconciler[T, D]) writeStatus(ctx context.Context, before, obj T,
 	return ctrl.Result{}, r.Status().Patch(ctx, obj, client.MergeFrom(before))
 }
 
-var errSecretConflict = errors.New("Secret controlled by another object")
+var errSecretConflict = errors.New("the Secret is controlled by another object")
 
 // ownedSecret returns the named Secret (nil if it does not exist), or
 // errSecretConflict if obj does not control it. The cache holds only

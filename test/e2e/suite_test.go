@@ -61,7 +61,6 @@ var (
 	scheme    = runtime.NewScheme()
 	sim       *cloudsim.Server
 	simServer *httptest.Server
-	userSeq   atomic.Int32
 )
 
 func TestMain(m *testing.M) {
