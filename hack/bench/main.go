@@ -54,6 +54,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	v1alpha1 "github.com/cloudmirror-io/modelarts-operator/api/v1alpha1"
+	"github.com/cloudmirror-io/modelarts-operator/hack/internal/proc"
 	"github.com/cloudmirror-io/modelarts-operator/internal/cloudsim"
 )
 
@@ -172,22 +173,22 @@ func run(cfg config) error {
 	if err := writeFixture(fixture, cfg.n); err != nil {
 		return err
 	}
-	simAddr, err := freePort()
+	simAddr, err := proc.FreePort()
 	if err != nil {
 		return err
 	}
-	adminAddr, err := freePort()
+	adminAddr, err := proc.FreePort()
 	if err != nil {
 		return err
 	}
 	step("cloud simulator on %s, latency %s, %d dev-environment instances and %d workspaces", simAddr, cfg.latency, cfg.n, cfg.n)
-	sim, err := startProcess("cloudsim", cloudsimBinary, nil, "--listen", simAddr, "--admin-listen", adminAddr,
+	sim, err := proc.Start(benchDir, "cloudsim", cloudsimBinary, nil, "--listen", simAddr, "--admin-listen", adminAddr,
 		"--fixture", fixture, "--latency", cfg.latency.String())
 	if err != nil {
 		return err
 	}
-	defer sim.stop()
-	if err := waitHTTP(ctx, "http://"+adminAddr+"/admin/healthz", 30*time.Second, sim); err != nil {
+	defer sim.Stop()
+	if err := proc.WaitHTTP(ctx, "http://"+adminAddr+"/admin/healthz", 30*time.Second, sim); err != nil {
 		return err
 	}
 	admin := simAdmin(adminAddr)
@@ -251,11 +252,11 @@ func run(cfg config) error {
 	if err != nil {
 		return err
 	}
-	defer mgr.stop()
+	defer mgr.Stop()
 	if err := waitAccountsReady(ctx, c, mgr); err != nil {
 		return err
 	}
-	cpu0, err := readProc(mgr.pid())
+	cpu0, err := readProc(mgr.Pid())
 	if err != nil {
 		return err
 	}
@@ -280,7 +281,7 @@ func run(cfg config) error {
 	converged := tracker.lastReady().Sub(start)
 	rep.ConvergenceSeconds = converged.Seconds()
 	rep.ConvergenceOverFloor = rep.ConvergenceSeconds / rep.FloorSeconds
-	cpu1, err := readProc(mgr.pid())
+	cpu1, err := readProc(mgr.Pid())
 	if err != nil {
 		return err
 	}
@@ -308,17 +309,17 @@ func run(cfg config) error {
 		return err
 	}
 	ev0 := tracker.updates()
-	p0, err := readProc(mgr.pid())
+	p0, err := readProc(mgr.Pid())
 	if err != nil {
 		return err
 	}
 	if err := sleep(ctx, window); err != nil {
 		return err
 	}
-	if mgr.exited() {
-		return fmt.Errorf("the manager exited during the steady window (see %s)", mgr.logPath)
+	if mgr.Exited() {
+		return fmt.Errorf("the manager exited during the steady window (see %s)", mgr.LogPath)
 	}
-	p1, err := readProc(mgr.pid())
+	p1, err := readProc(mgr.Pid())
 	if err != nil {
 		return err
 	}
@@ -357,7 +358,7 @@ func run(cfg config) error {
 	}
 	step("steady state: %d cloud calls, %.0f status/Secret writes, %.2f CPU s; peak RSS %.1f MiB",
 		cloudCalls, rep.SteadyWrites, rep.SteadyCPUSeconds, rep.PeakRSSMiB)
-	mgr.stop()
+	mgr.Stop()
 	tracker.stop()
 
 	// --- unrelated Secrets ---
@@ -407,24 +408,24 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-func startManager(ctx context.Context, name, kubeconfig string, args []string) (*process, error) {
-	probe, err := freePort()
+func startManager(ctx context.Context, name, kubeconfig string, args []string) (*proc.Process, error) {
+	probe, err := proc.FreePort()
 	if err != nil {
 		return nil, err
 	}
 	all := append([]string{"--health-probe-bind-address", probe, "--metrics-bind-address", "0"}, args...)
-	p, err := startProcess(name, managerBinary, []string{"KUBECONFIG=" + kubeconfig}, all...)
+	p, err := proc.Start(benchDir, name, managerBinary, []string{"KUBECONFIG=" + kubeconfig}, all...)
 	if err != nil {
 		return nil, err
 	}
-	if err := waitHTTP(ctx, "http://"+probe+"/readyz", 60*time.Second, p); err != nil {
-		p.stop()
+	if err := proc.WaitHTTP(ctx, "http://"+probe+"/readyz", 60*time.Second, p); err != nil {
+		p.Stop()
 		return nil, err
 	}
 	return p, nil
 }
 
-func waitAccountsReady(ctx context.Context, c client.Client, mgr *process) error {
+func waitAccountsReady(ctx context.Context, c client.Client, mgr *proc.Process) error {
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		ready := 0
@@ -440,8 +441,8 @@ func waitAccountsReady(ctx context.Context, c client.Client, mgr *process) error
 		if ready == 2 {
 			return nil
 		}
-		if mgr.exited() || time.Now().After(deadline) {
-			return fmt.Errorf("CloudAccounts not Ready (see %s)", mgr.logPath)
+		if mgr.Exited() || time.Now().After(deadline) {
+			return fmt.Errorf("CloudAccounts not Ready (see %s)", mgr.LogPath)
 		}
 		if err := sleep(ctx, 100*time.Millisecond); err != nil {
 			return err
@@ -467,7 +468,7 @@ func restartRSS(ctx context.Context, cfg config, name, kubeconfig string, args [
 	if err != nil {
 		return 0, err
 	}
-	defer mgr.stop()
+	defer mgr.Stop()
 	deadline := time.Now().Add(cfg.timeout)
 	for {
 		now, err := admin.counts()
@@ -479,8 +480,8 @@ func restartRSS(ctx context.Context, cfg config, name, kubeconfig string, args [
 		if calls >= 2*cfg.n {
 			break
 		}
-		if mgr.exited() || time.Now().After(deadline) {
-			return 0, fmt.Errorf("%s: only %d of %d objects read after %s (see %s)", name, calls, 2*cfg.n, time.Since(start), mgr.logPath)
+		if mgr.Exited() || time.Now().After(deadline) {
+			return 0, fmt.Errorf("%s: only %d of %d objects read after %s (see %s)", name, calls, 2*cfg.n, time.Since(start), mgr.LogPath)
 		}
 		if err := sleep(ctx, 200*time.Millisecond); err != nil {
 			return 0, err
@@ -490,7 +491,7 @@ func restartRSS(ctx context.Context, cfg config, name, kubeconfig string, args [
 	if err := sleep(ctx, cfg.interval); err != nil {
 		return 0, err
 	}
-	st, err := readProc(mgr.pid())
+	st, err := readProc(mgr.Pid())
 	if err != nil {
 		return 0, err
 	}
@@ -589,7 +590,7 @@ func (t *tracker) lastReady() time.Time {
 	return t.last
 }
 
-func (t *tracker) waitAllReady(ctx context.Context, timeout time.Duration, mgr *process, start time.Time) error {
+func (t *tracker) waitAllReady(ctx context.Context, timeout time.Duration, mgr *proc.Process, start time.Time) error {
 	tick := time.NewTicker(5 * time.Second)
 	defer tick.Stop()
 	deadline := time.After(timeout)
@@ -603,10 +604,10 @@ func (t *tracker) waitAllReady(ctx context.Context, timeout time.Duration, mgr *
 			t.mu.Lock()
 			n := len(t.readyAt)
 			t.mu.Unlock()
-			return fmt.Errorf("only %d of %d objects Ready after %s (see %s)", n, t.want, timeout, mgr.logPath)
+			return fmt.Errorf("only %d of %d objects Ready after %s (see %s)", n, t.want, timeout, mgr.LogPath)
 		case <-tick.C:
-			if mgr.exited() {
-				return fmt.Errorf("the manager exited (see %s)", mgr.logPath)
+			if mgr.Exited() {
+				return fmt.Errorf("the manager exited (see %s)", mgr.LogPath)
 			}
 			t.mu.Lock()
 			n := len(t.readyAt)

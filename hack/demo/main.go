@@ -11,7 +11,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -30,6 +29,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	v1alpha1 "github.com/cloudmirror-io/modelarts-operator/api/v1alpha1"
+	"github.com/cloudmirror-io/modelarts-operator/hack/internal/proc"
 )
 
 const (
@@ -90,25 +90,25 @@ func run() error {
 	}
 
 	step("2/7 starting the cloud simulator on http://%s (admin http://%s)", simAddr, simAdmin)
-	sim, err := startProcess(ctx, "cloudsim", filepath.Join("bin", "cloudsim"), nil,
+	sim, err := proc.Start(demoDir, "cloudsim", filepath.Join("bin", "cloudsim"), nil,
 		"--listen", simAddr, "--admin-listen", simAdmin)
 	if err != nil {
 		return err
 	}
-	defer sim.stop()
-	if err := waitHTTP(ctx, "http://"+simAdmin+"/admin/healthz", 20*time.Second); err != nil {
-		return fmt.Errorf("cloud simulator did not come up (see %s): %w", sim.logPath, err)
+	defer sim.Stop()
+	if err := proc.WaitHTTP(ctx, "http://"+simAdmin+"/admin/healthz", 20*time.Second, sim); err != nil {
+		return fmt.Errorf("cloud simulator did not come up (see %s): %w", sim.LogPath, err)
 	}
 
 	step("3/7 starting the operator (bin/manager, logs in %s/manager.log)", demoDir)
-	mgr, err := startProcess(ctx, "manager", filepath.Join("bin", "manager"), []string{"KUBECONFIG=" + kubeconfig},
+	mgr, err := proc.Start(demoDir, "manager", filepath.Join("bin", "manager"), []string{"KUBECONFIG=" + kubeconfig},
 		"--health-probe-bind-address", probeAddr, "--metrics-bind-address", metricsAddr, "--metrics-secure=false")
 	if err != nil {
 		return err
 	}
-	defer mgr.stop()
-	if err := waitHTTP(ctx, "http://"+probeAddr+"/readyz", 60*time.Second); err != nil {
-		return fmt.Errorf("operator did not become ready (see %s): %w", mgr.logPath, err)
+	defer mgr.Stop()
+	if err := proc.WaitHTTP(ctx, "http://"+probeAddr+"/readyz", 60*time.Second, mgr); err != nil {
+		return fmt.Errorf("operator did not become ready (see %s): %w", mgr.LogPath, err)
 	}
 
 	step("4/7 applying config/samples to namespace %q", namespace)
@@ -173,59 +173,6 @@ func run() error {
 	}
 	step("all objects Ready; stopping everything the demo started")
 	return nil
-}
-
-// process is a child process whose output goes to bin/demo/<name>.log.
-type process struct {
-	cmd     *exec.Cmd
-	logPath string
-}
-
-func startProcess(ctx context.Context, name, path string, env []string, args ...string) (*process, error) {
-	logPath := filepath.Join(demoDir, name+".log")
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		return nil, err
-	}
-	cmd := exec.Command(path, args...)
-	cmd.Env = append(os.Environ(), env...)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("starting %s (run `make build` first?): %w", path, err)
-	}
-	return &process{cmd: cmd, logPath: logPath}, nil
-}
-
-func (p *process) stop() {
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { _ = p.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		_ = p.cmd.Process.Kill()
-	}
-}
-
-func waitHTTP(ctx context.Context, url string, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		resp, err := http.Get(url)
-		if err == nil {
-			_ = resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%s not ready after %s", url, timeout)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
 }
 
 // demoObjects lists every object of the operator's kinds in the namespace.
