@@ -814,3 +814,39 @@ func TestTokenLifetimeIgnoresClockSkew(t *testing.T) {
 		})
 	}
 }
+
+// TestIAMThrottleRemembered: after IAM answers 429 with Retry-After, token
+// requests get that answer without reaching IAM until it has elapsed.
+func TestIAMThrottleRemembered(t *testing.T) {
+	clock := newFakeClock(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC))
+	f := newFakeCloud(t, func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, `{}`) })
+	f.clock = clock
+	f.iam = func(w http.ResponseWriter, r *http.Request) {
+		if f.iamCalls.Load() == 1 {
+			w.Header().Set("Retry-After", "30")
+			writeJSON(w, 429, `{"error":{"code":429,"message":"Too Many Requests","title":"Too Many Requests"}}`)
+			return
+		}
+		w.Header().Set("X-Subject-Token", "fresh-token")
+		writeJSON(w, http.StatusCreated, fmt.Sprintf(`{"token":{"expires_at":%q}}`, clock.Now().Add(24*time.Hour).Format(time.RFC3339Nano)))
+	}
+	c := mustClient(t, NewPool(Options{Now: clock.Now}), passwordConfig(f.url()))
+	if _, err := c.Token(bg); !IsThrottled(err) {
+		t.Fatalf("first request: %v", err)
+	}
+	clock.Advance(10 * time.Second)
+	_, err := c.GetWorkspace(bg, "0")
+	if !IsThrottled(err) || RetryAfter(err) != 20*time.Second {
+		t.Fatalf("during Retry-After: %v (retry after %s)", err, RetryAfter(err))
+	}
+	if n := f.iamCalls.Load(); n != 1 {
+		t.Errorf("%d IAM requests during Retry-After, want 1", n)
+	}
+	clock.Advance(20 * time.Second)
+	if _, err := c.GetWorkspace(bg, "0"); err != nil {
+		t.Fatalf("after Retry-After: %v", err)
+	}
+	if n := f.iamCalls.Load(); n != 2 {
+		t.Errorf("%d IAM requests, want 2", n)
+	}
+}

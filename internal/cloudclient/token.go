@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"sync"
 	"time"
@@ -130,10 +131,19 @@ func (c *Client) token(ctx context.Context) (cachedToken, error) {
 		if t, ok := c.tokens.lookup(c.tokenKey, c.opts.Now()); ok {
 			return t, nil
 		}
-		// The fetch outlives a caller that gives up: others may be waiting.
-		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.opts.HTTPTimeout)
-		defer cancel()
-		t, err := c.fetchToken(fctx)
+		// While IAM's Retry-After runs, its last answer stands in for a request.
+		err := c.throttledAnswer(APIIAMToken)
+		var t cachedToken
+		if err == nil {
+			// The fetch outlives a caller that gives up: others may be waiting.
+			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.opts.HTTPTimeout)
+			defer cancel()
+			t, err = c.fetchToken(fctx)
+			var e *Error
+			if errors.As(err, &e) && e.Reason == ReasonThrottled && e.RetryAfter > 0 {
+				c.rememberThrottle(e)
+			}
+		}
 		if err != nil {
 			// IAM down: a cached token that is due for renewal but not
 			// expired keeps serving; renewal is retried after a pause.
