@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -111,5 +112,54 @@ func TestLeaderElectionFailover(t *testing.T) {
 		if !writers(&s)[follower.name] {
 			t.Errorf("Secret %s not written by the new leader: %v", name, writers(&s))
 		}
+	}
+}
+
+// TestLeaderLosesLease cuts the leader off from its Lease while it can still
+// reach everything else (a partial partition): it must give up leadership and
+// stop within the renew deadline, write nothing after that, and the follower
+// takes over once the Lease expires and carries on.
+func TestLeaderLosesLease(t *testing.T) {
+	const ns, n = "partition", 10
+	ctx := context.Background()
+	newNamespace(t, ns)
+	a := startManager(t, "manager-p1", managerOptions{leaderElection: true})
+	b := startManager(t, "manager-p2", managerOptions{leaderElection: true})
+	eventually(t, 20*time.Second, "a leader", func() bool { return a.elected() || b.elected() })
+	leader, follower := a, b
+	if b.elected() {
+		leader, follower = b, a
+	}
+	names := createTokens(t, ns, n)
+	eventually(t, 60*time.Second, "all objects Ready", func() bool { return readyTokens(t, ns) == n })
+
+	cutAt := time.Now()
+	leader.leaseCut.Store(true)
+	eventually(t, renewDeadline+2*retryPeriod+2*time.Second, "the cut-off leader to stop", leader.exited)
+	t.Logf("%s stopped %s after losing its Lease (renew deadline %s): %v", leader.name, time.Since(cutAt).Round(time.Millisecond), renewDeadline, leader.err)
+	if leader.err == nil || !strings.Contains(leader.err.Error(), "leader election lost") {
+		t.Fatalf("the cut-off leader returned %v, want leader election lost", leader.err)
+	}
+	writesAtStop := leader.writes.Load()
+
+	eventually(t, leaseDuration+5*time.Second, "the follower to take over", follower.elected)
+	t.Logf("%s took over %s after the cut", follower.name, time.Since(cutAt).Round(time.Millisecond))
+
+	// The new leader serves a sync-now; the old one writes nothing more.
+	var tok v1alpha1.DevEnvironmentToken
+	if err := k8s.Get(ctx, clientKey(ns, names[0]), &tok); err != nil {
+		t.Fatal(err)
+	}
+	patch := client.MergeFrom(tok.DeepCopy())
+	tok.Annotations = map[string]string{v1alpha1.AnnotationSyncNow: "partition"}
+	if err := k8s.Patch(ctx, &tok, patch); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 20*time.Second, "the new leader to handle the sync-now", func() bool {
+		var got v1alpha1.DevEnvironmentToken
+		return k8s.Get(ctx, clientKey(ns, names[0]), &got) == nil && got.Status.SyncNowHandled == "partition" && writers(&got)[follower.name]
+	})
+	if got := leader.writes.Load(); got != writesAtStop {
+		t.Fatalf("the old leader wrote %d more times after it stopped", got-writesAtStop)
 	}
 }

@@ -8,6 +8,7 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -191,6 +192,9 @@ type runningManager struct {
 	err     error
 	writes  atomic.Int64 // mutating API requests other than the Lease
 	stopped atomic.Bool
+	// leaseCut makes every Lease request fail, as a partition between the
+	// manager and the API server would, while other requests still pass.
+	leaseCut atomic.Bool
 }
 
 type managerOptions struct {
@@ -207,7 +211,11 @@ func startManager(t *testing.T, name string, o managerOptions) *runningManager {
 	cfg.UserAgent = name
 	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper {
 		return roundTripFunc(func(req *http.Request) (*http.Response, error) {
-			if req.Method != http.MethodGet && !strings.Contains(req.URL.Path, "/leases") {
+			lease := strings.Contains(req.URL.Path, "/leases")
+			if lease && rm.leaseCut.Load() {
+				return nil, errors.New("the Lease is out of reach (test partition)")
+			}
+			if req.Method != http.MethodGet && !lease {
 				rm.writes.Add(1)
 			}
 			return rt.RoundTrip(req)
@@ -262,6 +270,16 @@ func (rm *runningManager) stop() {
 	case <-rm.done:
 	case <-time.After(30 * time.Second):
 		panic(fmt.Sprintf("manager %s did not stop within 30s", rm.name))
+	}
+}
+
+// exited says whether the manager has returned from Start by itself or by stop.
+func (rm *runningManager) exited() bool {
+	select {
+	case <-rm.done:
+		return true
+	default:
+		return false
 	}
 }
 
