@@ -138,6 +138,7 @@ func (r *MirrorReconciler[T, D]) Reconcile(ctx context.Context, req ctrl.Request
 		return r.writeStatus(ctx, before, obj, now, false)
 	}
 
+	r.pruneSecrets(ctx, obj)
 	wait, due := r.due(ctx, req.NamespacedName, obj, now)
 	if !due {
 		return ctrl.Result{RequeueAfter: wait}, nil
@@ -187,10 +188,6 @@ func (r *MirrorReconciler[T, D]) sync(ctx context.Context, obj T, now time.Time)
 	// Check the owned Secret before the cloud call: a Secret controlled by
 	// something else is left alone, and costs the cloud nothing.
 	secretName := r.Kind.SecretName(obj)
-	if secretName == "" {
-		// Nothing is to be kept, whatever the cloud answers.
-		r.deleteStaleSecrets(ctx, obj, "")
-	}
 	var current *corev1.Secret
 	if secretName != "" {
 		current, err = r.ownedSecret(ctx, obj, secretName)
@@ -241,9 +238,6 @@ func (r *MirrorReconciler[T, D]) sync(ctx context.Context, obj T, now time.Time)
 	}
 	for _, e := range applied.Events {
 		r.Recorder.Eventf(obj, nil, e.Type, e.Reason, "Sync", "%s", e.Message)
-	}
-	if secretName != "" {
-		r.deleteStaleSecrets(ctx, obj, secretName)
 	}
 
 	setCondition(obj, v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonSynced, "the cloud's data is mirrored")
@@ -532,24 +526,37 @@ func secretControllerUID(o client.Object) []string {
 	return nil
 }
 
-// deleteStaleSecrets deletes every Secret obj controls except keep: one left
-// under a secretName that was changed or removed, so no copy of the values
-// lingers until obj is deleted. It runs on every sync, so a delete that fails
-// (or a Secret changed since the cache saw it) is retried at the next one.
-func (r *MirrorReconciler[T, D]) deleteStaleSecrets(ctx context.Context, obj T, keep string) {
+// pruneSecrets deletes the Secrets obj controls under a name it no longer
+// uses (secretName changed or removed), so no copy of the values lingers
+// until obj is deleted. After a rename the old Secret goes only once the new
+// one is written. It needs no cloud call and runs on every reconcile, which
+// each change of an owned Secret triggers: a Secret the cache had not seen
+// yet, or one changed since (a failed precondition), is pruned at the next.
+func (r *MirrorReconciler[T, D]) pruneSecrets(ctx context.Context, obj T) {
 	var owned corev1.SecretList
 	if err := r.List(ctx, &owned, client.InNamespace(obj.GetNamespace()),
 		client.MatchingFields{fieldIndexSecretController: string(obj.GetUID())}); err != nil {
 		logf.FromContext(ctx).Error(err, "listing the object's Secrets failed")
 		return
 	}
+	want := r.Kind.SecretName(obj)
+	var stale []*corev1.Secret
+	wantWritten := want == ""
 	for i := range owned.Items {
 		s := &owned.Items[i]
-		if s.Name == keep {
-			continue
+		switch {
+		case s.Name == want:
+			wantWritten = true
+		case s.DeletionTimestamp.IsZero():
+			stale = append(stale, s)
 		}
+	}
+	if !wantWritten {
+		return
+	}
+	for _, s := range stale {
 		// Preconditions: a Secret someone re-owned or edited since the cache
-		// saw it is looked at again at the next sync, not deleted blindly.
+		// saw it is looked at again, not deleted blindly.
 		err := r.Delete(ctx, s, client.Preconditions{UID: &s.UID, ResourceVersion: &s.ResourceVersion})
 		switch {
 		case err == nil:
@@ -557,7 +564,9 @@ func (r *MirrorReconciler[T, D]) deleteStaleSecrets(ctx context.Context, obj T, 
 				"Secret %q is no longer used and was deleted", s.Name)
 		case apierrors.IsNotFound(err) || apierrors.IsConflict(err):
 		default:
-			logf.FromContext(ctx).Error(err, "deleting a Secret no longer used failed; retrying at the next sync", "secret", s.Name)
+			logf.FromContext(ctx).Error(err, "deleting a Secret no longer used failed", "secret", s.Name)
+			r.Recorder.Eventf(obj, nil, corev1.EventTypeWarning, "StaleSecretNotDeleted", "Delete",
+				"Secret %q is no longer used but could not be deleted; retrying", s.Name)
 		}
 	}
 }
