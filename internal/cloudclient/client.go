@@ -200,16 +200,9 @@ type Client struct {
 	ownTransport bool
 	lastUsed     atomic.Int64 // unix nanoseconds by opts.Now
 
-	// throttled holds, per API, the cloud's last throttling answer and when
-	// its Retry-After ends: until then every caller of this account gets
-	// that answer without a request, so one object's 429 quiets them all.
-	throttleMu sync.Mutex
-	throttled  map[API]throttle
-}
-
-type throttle struct {
-	until  time.Time
-	answer Error
+	// throttled holds the cloud's last 429 per API: one object's Retry-After
+	// quiets every caller of this account.
+	throttled throttles[API]
 }
 
 func (p *Pool) newClient(cfg Config) (*Client, error) {
@@ -385,7 +378,7 @@ func (c *Client) call(ctx context.Context, api API, svc service, path string, qu
 	if len(query) > 0 {
 		target += "?" + query.Encode()
 	}
-	if err := c.throttledAnswer(api); err != nil {
+	if err := c.throttled.answer(api, c.opts.Now()); err != nil {
 		return err
 	}
 	for attempt := 0; ; attempt++ {
@@ -407,44 +400,9 @@ func (c *Client) call(ctx context.Context, api API, svc service, path string, qu
 			c.tokens.invalidate(c.tokenKey, tok.value)
 			continue
 		}
-		if errors.As(err, &e) && e.Reason == ReasonThrottled && e.RetryAfter > 0 {
-			c.rememberThrottle(e)
-		}
+		c.throttled.observe(api, err, c.opts.Now())
 		return err
 	}
-}
-
-// throttledAnswer returns the cloud's last throttling answer for api, with
-// the Retry-After that remains, while that Retry-After has not elapsed.
-func (c *Client) throttledAnswer(api API) error {
-	c.throttleMu.Lock()
-	defer c.throttleMu.Unlock()
-	t, ok := c.throttled[api]
-	if !ok {
-		return nil
-	}
-	wait := t.until.Sub(c.opts.Now())
-	if wait <= 0 {
-		delete(c.throttled, api)
-		return nil
-	}
-	answer := t.answer
-	answer.RetryAfter = wait
-	answer.RequestID = ""
-	return &answer
-}
-
-func (c *Client) rememberThrottle(e *Error) {
-	c.throttleMu.Lock()
-	defer c.throttleMu.Unlock()
-	until := c.opts.Now().Add(e.RetryAfter)
-	if t, ok := c.throttled[e.API]; ok && t.until.After(until) {
-		return
-	}
-	if c.throttled == nil {
-		c.throttled = map[API]throttle{}
-	}
-	c.throttled[e.API] = throttle{until: until, answer: *e}
 }
 
 // authorize adds X-Project-Id and the token or the AK/SK signature.

@@ -816,7 +816,8 @@ func TestTokenLifetimeIgnoresClockSkew(t *testing.T) {
 }
 
 // TestIAMThrottleRemembered: after IAM answers 429 with Retry-After, token
-// requests get that answer without reaching IAM until it has elapsed.
+// requests get that answer without reaching IAM until it has elapsed, also
+// from another client (another account object) with the same credentials.
 func TestIAMThrottleRemembered(t *testing.T) {
 	clock := newFakeClock(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC))
 	f := newFakeCloud(t, func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, `{}`) })
@@ -830,9 +831,17 @@ func TestIAMThrottleRemembered(t *testing.T) {
 		w.Header().Set("X-Subject-Token", "fresh-token")
 		writeJSON(w, http.StatusCreated, fmt.Sprintf(`{"token":{"expires_at":%q}}`, clock.Now().Add(24*time.Hour).Format(time.RFC3339Nano)))
 	}
-	c := mustClient(t, NewPool(Options{Now: clock.Now}), passwordConfig(f.url()))
+	pool := NewPool(Options{Now: clock.Now})
+	c := mustClient(t, pool, passwordConfig(f.url()))
 	if _, err := c.Token(bg); !IsThrottled(err) {
 		t.Fatalf("first request: %v", err)
+	}
+	slower := passwordConfig(f.url())
+	slower.RequestsPerSecond = 5
+	if other := mustClient(t, pool, slower); other == c {
+		t.Fatal("want a second client")
+	} else if _, err := other.Token(bg); !IsThrottled(err) {
+		t.Fatalf("another client with the same credentials: %v", err)
 	}
 	clock.Advance(10 * time.Second)
 	_, err := c.GetWorkspace(bg, "0")

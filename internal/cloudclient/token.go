@@ -7,7 +7,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"sync"
 	"time"
@@ -29,6 +28,8 @@ type tokenCache struct {
 	mu     sync.Mutex
 	tokens map[string]cachedToken
 	flight singleflight.Group
+	// throttled holds IAM's last 429 per key, for every client sharing it.
+	throttled throttles[string]
 }
 
 func newTokenCache() *tokenCache {
@@ -132,17 +133,14 @@ func (c *Client) token(ctx context.Context) (cachedToken, error) {
 			return t, nil
 		}
 		// While IAM's Retry-After runs, its last answer stands in for a request.
-		err := c.throttledAnswer(APIIAMToken)
+		err := c.tokens.throttled.answer(c.tokenKey, c.opts.Now())
 		var t cachedToken
 		if err == nil {
 			// The fetch outlives a caller that gives up: others may be waiting.
 			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.opts.HTTPTimeout)
 			defer cancel()
 			t, err = c.fetchToken(fctx)
-			var e *Error
-			if errors.As(err, &e) && e.Reason == ReasonThrottled && e.RetryAfter > 0 {
-				c.rememberThrottle(e)
-			}
+			c.tokens.throttled.observe(c.tokenKey, err, c.opts.Now())
 		}
 		if err != nil {
 			// IAM down: a cached token that is due for renewal but not
