@@ -190,7 +190,8 @@ type runningManager struct {
 	cancel  context.CancelFunc
 	done    chan struct{}
 	err     error
-	writes  atomic.Int64 // mutating API requests other than the Lease
+	writes  atomic.Int64 // mutating API requests other than the Lease and Events
+	events  atomic.Int64 // Events recorded (asynchronously, so counted apart)
 	stopped atomic.Bool
 	// leaseCut makes every Lease request fail, as a partition between the
 	// manager and the API server would, while other requests still pass.
@@ -215,7 +216,11 @@ func startManager(t *testing.T, name string, o managerOptions) *runningManager {
 			if lease && rm.leaseCut.Load() {
 				return nil, errors.New("the Lease is out of reach (test partition)")
 			}
-			if req.Method != http.MethodGet && !lease {
+			switch {
+			case req.Method == http.MethodGet || lease:
+			case strings.HasSuffix(req.URL.Path, "/events") || strings.Contains(req.URL.Path, "/events/"):
+				rm.events.Add(1)
+			default:
 				rm.writes.Add(1)
 			}
 			return rt.RoundTrip(req)
