@@ -189,7 +189,7 @@ func run(cfg config) error {
 	}
 	defer sim.Stop()
 	if err := proc.WaitHTTP(ctx, "http://"+adminAddr+"/admin/healthz", 30*time.Second, sim); err != nil {
-		return err
+		return fmt.Errorf("%w (log: %s)", err, sim.LogPath)
 	}
 	admin := simAdmin(adminAddr)
 	simURL := "http://" + simAddr
@@ -420,7 +420,7 @@ func startManager(ctx context.Context, name, kubeconfig string, args []string) (
 	}
 	if err := proc.WaitHTTP(ctx, "http://"+probe+"/readyz", 60*time.Second, p); err != nil {
 		p.Stop()
-		return nil, err
+		return nil, fmt.Errorf("%w (log: %s)", err, p.LogPath)
 	}
 	return p, nil
 }

@@ -97,7 +97,7 @@ func run() error {
 	}
 	defer sim.Stop()
 	if err := proc.WaitHTTP(ctx, "http://"+simAdmin+"/admin/healthz", 20*time.Second, sim); err != nil {
-		return fmt.Errorf("cloud simulator did not come up (see %s): %w", sim.LogPath, err)
+		return fmt.Errorf("cloud simulator did not come up: %w (log: %s)", err, sim.LogPath)
 	}
 
 	step("3/7 starting the operator (bin/manager, logs in %s/manager.log)", demoDir)
@@ -108,7 +108,7 @@ func run() error {
 	}
 	defer mgr.Stop()
 	if err := proc.WaitHTTP(ctx, "http://"+probeAddr+"/readyz", 60*time.Second, mgr); err != nil {
-		return fmt.Errorf("operator did not become ready (see %s): %w", mgr.LogPath, err)
+		return fmt.Errorf("operator did not become ready: %w (log: %s)", err, mgr.LogPath)
 	}
 
 	step("4/7 applying config/samples to namespace %q", namespace)

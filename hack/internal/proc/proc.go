@@ -82,8 +82,14 @@ func FreePort() (string, error) {
 // WaitHTTP polls url until it answers 200, p (if not nil) exits, or timeout passes.
 func WaitHTTP(ctx context.Context, url string, timeout time.Duration, p *Process) error {
 	deadline := time.Now().Add(timeout)
+	// A child that accepts connections but never answers must not hang the wait.
+	client := &http.Client{Timeout: 2 * time.Second}
 	for {
-		resp, err := http.Get(url)
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return err
+		}
+		resp, err := client.Do(req)
 		if err == nil {
 			_ = resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
@@ -91,7 +97,7 @@ func WaitHTTP(ctx context.Context, url string, timeout time.Duration, p *Process
 			}
 		}
 		if p != nil && p.Exited() {
-			return fmt.Errorf("%s exited (see %s)", p.Name, p.LogPath)
+			return fmt.Errorf("%s exited", p.Name)
 		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("%s not ready after %s", url, timeout)
