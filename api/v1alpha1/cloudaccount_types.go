@@ -115,7 +115,10 @@ type CloudAccountStatus struct {
 	// +optional
 	AuthMethod string `json:"authMethod,omitempty"`
 
-	// TokenExpiresAt is when the cached IAM token expires (Password method).
+	// TokenExpiresAt is when the cached IAM token expires (Password method),
+	// on the operator's clock: the token's lifetime (expires_at - issued_at)
+	// counted from when it was requested, so clock skew against IAM does not
+	// matter; it may read slightly earlier than IAM's expires_at.
 	// +optional
 	TokenExpiresAt *metav1.Time `json:"tokenExpiresAt,omitempty"`
 
