@@ -25,6 +25,19 @@ func writers(obj client.Object) map[string]bool {
 	return out
 }
 
+// startPair starts two managers with leader election and returns them once
+// one leads: the leader first.
+func startPair(t *testing.T, nameA, nameB string) (leader, follower *runningManager) {
+	t.Helper()
+	a := startManager(t, nameA, managerOptions{leaderElection: true})
+	b := startManager(t, nameB, managerOptions{leaderElection: true})
+	eventually(t, 20*time.Second, "a leader", func() bool { return a.elected() || b.elected() })
+	if b.elected() {
+		return b, a
+	}
+	return a, b
+}
+
 // TestLeaderElectionFailover runs two managers with leader election: only
 // the leader writes anything, and when it stops without releasing the Lease
 // (as a crashed process would) the other takes over within the lease time
@@ -33,13 +46,7 @@ func TestLeaderElectionFailover(t *testing.T) {
 	const ns, n = "failover", 20
 	ctx := context.Background()
 	newNamespace(t, ns)
-	a := startManager(t, "manager-a", managerOptions{leaderElection: true})
-	b := startManager(t, "manager-b", managerOptions{leaderElection: true})
-	eventually(t, 20*time.Second, "a leader", func() bool { return a.elected() || b.elected() })
-	leader, follower := a, b
-	if b.elected() {
-		leader, follower = b, a
-	}
+	leader, follower := startPair(t, "manager-a", "manager-b")
 	time.Sleep(retryPeriod)
 	if follower.elected() {
 		t.Fatal("both managers are leaders")
@@ -123,13 +130,7 @@ func TestLeaderLosesLease(t *testing.T) {
 	const ns, n = "partition", 10
 	ctx := context.Background()
 	newNamespace(t, ns)
-	a := startManager(t, "manager-p1", managerOptions{leaderElection: true})
-	b := startManager(t, "manager-p2", managerOptions{leaderElection: true})
-	eventually(t, 20*time.Second, "a leader", func() bool { return a.elected() || b.elected() })
-	leader, follower := a, b
-	if b.elected() {
-		leader, follower = b, a
-	}
+	leader, follower := startPair(t, "manager-p1", "manager-p2")
 	names := createTokens(t, ns, n)
 	eventually(t, 60*time.Second, "all objects Ready", func() bool { return readyTokens(t, ns) == n })
 
