@@ -413,6 +413,7 @@ func (c *Client) authorize(req *http.Request, token string) {
 		if c.creds.SecurityToken != "" {
 			req.Header.Set(signer.HeaderSecurityToken, c.creds.SecurityToken)
 		}
+		signer.SetHost(req)
 		signer.Sign(req, nil, c.creds.AccessKey, c.creds.SecretKey, c.opts.Now())
 	case AuthPassword:
 		req.Header.Set("X-Auth-Token", token)

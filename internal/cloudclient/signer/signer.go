@@ -29,31 +29,49 @@ const (
 	HeaderProjectID = "X-Project-Id"
 	// HeaderSecurityToken carries temporary credentials' token; set before signing.
 	HeaderSecurityToken = "X-Security-Token"
-	// hostHeader is signed although Go keeps it outside http.Header.
-	hostHeader = "host"
+	// HeaderHost is the Host header's name; Go keeps the Host outside
+	// http.Header, so a signer that wants it signed must put it there.
+	HeaderHost = "Host"
 )
 
-// Sign adds X-Sdk-Date and Authorization to req. Every header already on req
-// (X-Project-Id and X-Security-Token included) is signed, except content-type*
-// and names containing '_', plus the host. body is the exact request body.
+// Sign adds X-Sdk-Date and Authorization to req, signing as the official
+// SDK's signer does: every header on req (X-Project-Id and X-Security-Token
+// included) except content-type* and names containing '_'. Host is signed
+// only if req.Header holds it (see SetHost). body is the exact request body.
 func Sign(req *http.Request, body []byte, accessKey, secretKey string, now time.Time) {
 	req.Header.Set(HeaderDate, now.UTC().Format(DateLayout))
-	headers := requestHeaders(req)
-	signed := SignedHeaderNames(headers)
-	canonical := CanonicalRequest(req.Method, req.URL.EscapedPath(), req.URL.Query(), headers, signed, body)
+	signed := SignedHeaderNames(req.Header)
+	canonical := CanonicalRequest(req.Method, req.URL.EscapedPath(), req.URL.Query(), req.Header, signed, body)
 	sig := Signature(secretKey, StringToSign(req.Header.Get(HeaderDate), canonical))
 	req.Header.Set("Authorization", AuthorizationValue(accessKey, signed, sig))
 }
 
-// requestHeaders is req's headers plus Host, lower-cased by http.Header's rules.
+// SetHost copies the host req is addressed to into req.Header, so that Sign
+// covers it and a signature cannot be replayed against another endpoint (the
+// official Go SDK does the same before signing). net/http never sends this
+// header entry: it writes Host from req.Host or req.URL.Host.
+func SetHost(req *http.Request) {
+	if host := requestHost(req); host != "" {
+		req.Header.Set(HeaderHost, host)
+	}
+}
+
+func requestHost(req *http.Request) string {
+	if req.Host != "" {
+		return req.Host
+	}
+	if req.URL != nil {
+		return req.URL.Host
+	}
+	return ""
+}
+
+// requestHeaders is what a server verifies against: the received headers
+// plus the Host the request was addressed to (Go moves it out of Header).
 func requestHeaders(req *http.Request) http.Header {
 	h := req.Header.Clone()
-	host := req.Host
-	if host == "" && req.URL != nil {
-		host = req.URL.Host
-	}
-	if host != "" {
-		h.Set(hostHeader, host)
+	if host := requestHost(req); host != "" {
+		h.Set(HeaderHost, host)
 	}
 	return h
 }

@@ -13,24 +13,7 @@ import (
 // The official SDK's test vectors: AK "AccessKey", SK "SecretKey", endpoint
 // https://example.huaweicloud.com, X-Sdk-Date 20060102T150405Z and an extra
 // header TEST_UNDERSCORE that must stay unsigned. The SDK's request carries no
-// Host header, so these use the canonicalisation functions directly.
-func vectorRequest(t *testing.T, method, target, contentType string, body []byte) (string, string) {
-	t.Helper()
-	u, err := url.Parse("https://example.huaweicloud.com" + target)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := http.Header{}
-	h.Set(HeaderDate, "20060102T150405Z")
-	h["TEST_UNDERSCORE"] = []string{"value"}
-	if contentType != "" {
-		h.Set("Content-Type", contentType)
-	}
-	signed := SignedHeaderNames(h)
-	canonical := CanonicalRequest(method, u.EscapedPath(), u.Query(), h, signed, body)
-	return canonical, Signature("SecretKey", StringToSign("20060102T150405Z", canonical))
-}
-
+// Host header, so Sign leaves the host unsigned here.
 func TestOfficialVectors(t *testing.T) {
 	cases := []struct {
 		reason, method, target, contentType string
@@ -51,14 +34,31 @@ func TestOfficialVectors(t *testing.T) {
 			wantSignature: "cecc2af119b18ab70b4d094c0750f3b42c02f254903179a0fc2cc72fc9db4f59",
 		},
 	}
+	date := time.Date(2006, 1, 2, 15, 4, 5, 0, time.UTC)
 	for _, tc := range cases {
 		t.Run(tc.reason, func(t *testing.T) {
-			canonical, sig := vectorRequest(t, tc.method, tc.target, tc.contentType, tc.body)
-			if tc.wantCanonical != "" && canonical != tc.wantCanonical {
-				t.Errorf("canonical request\n got %q\nwant %q", canonical, tc.wantCanonical)
+			req, err := http.NewRequest(tc.method, "https://example.huaweicloud.com"+tc.target, bytes.NewReader(tc.body))
+			if err != nil {
+				t.Fatal(err)
 			}
-			if sig != tc.wantSignature {
-				t.Errorf("signature got %s want %s", sig, tc.wantSignature)
+			req.Header["TEST_UNDERSCORE"] = []string{"value"}
+			if tc.contentType != "" {
+				req.Header.Set("Content-Type", tc.contentType)
+			}
+			Sign(req, tc.body, "AccessKey", "SecretKey", date)
+
+			if got := req.Header.Get(HeaderDate); got != "20060102T150405Z" {
+				t.Errorf("X-Sdk-Date %q", got)
+			}
+			want := "SDK-HMAC-SHA256 Access=AccessKey, SignedHeaders=x-sdk-date, Signature=" + tc.wantSignature
+			if got := req.Header.Get("Authorization"); got != want {
+				t.Errorf("Authorization\n got %s\nwant %s", got, want)
+			}
+			if tc.wantCanonical != "" {
+				canonical := CanonicalRequest(req.Method, req.URL.EscapedPath(), req.URL.Query(), req.Header, []string{"x-sdk-date"}, tc.body)
+				if canonical != tc.wantCanonical {
+					t.Errorf("canonical request\n got %q\nwant %q", canonical, tc.wantCanonical)
+				}
 			}
 		})
 	}
@@ -97,6 +97,7 @@ func TestSignThenVerify(t *testing.T) {
 		req := httptest.NewRequest(http.MethodGet, "https://modelarts.cn-north-4.myhuaweicloud.com/v2/proj/authorizations?limit=1000&offset=0", nil)
 		req.Header.Set(HeaderProjectID, "proj")
 		req.Header.Set(HeaderSecurityToken, "tmp-token")
+		SetHost(req)
 		Sign(req, nil, "AK1", "SK1", now)
 		return req
 	}
@@ -127,6 +128,33 @@ func TestSignThenVerify(t *testing.T) {
 		sk, body := tc.alter(r)
 		if Verify(r, body, auth, sk) {
 			t.Errorf("%s: verified, want rejected", tc.reason)
+		}
+	}
+}
+
+func TestHostSignedOnlyWhenSet(t *testing.T) {
+	now := time.Date(2026, 11, 25, 8, 0, 0, 0, time.UTC)
+	for _, withHost := range []bool{false, true} {
+		req := httptest.NewRequest(http.MethodGet, "https://modelarts.eu-de.otc.t-systems.com/v1/p/workspaces/0", nil)
+		if withHost {
+			SetHost(req)
+		}
+		Sign(req, nil, "AK1", "SK1", now)
+		auth, err := ParseAuthorization(req.Header.Get("Authorization"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := "x-sdk-date"
+		if withHost {
+			want = "host;x-sdk-date"
+		}
+		if got := strings.Join(auth.SignedHeaders, ";"); got != want {
+			t.Errorf("SetHost %v: signed headers %q, want %q", withHost, got, want)
+		}
+		// A server sees the Host outside Header; it verifies either way.
+		delete(req.Header, HeaderHost)
+		if !Verify(req, nil, auth, "SK1") {
+			t.Errorf("SetHost %v: does not verify", withHost)
 		}
 	}
 }
