@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"strconv"
 	"strings"
@@ -140,8 +141,8 @@ func decodeAuthorizationPage(body []byte) (authorizationPage, error) {
 		return authorizationPage{}, err
 	}
 	list := w.Auth
-	if list == nil {
-		list = w.Content
+	if len(list) == 0 {
+		list = w.Content // some deployments answer under "content"
 	}
 	p := authorizationPage{items: make([]Authorization, 0, len(list))}
 	if w.TotalCount != nil {
@@ -207,6 +208,13 @@ func decodeRomaApp(body []byte) (*RomaApp, error) {
 	var w RomaApp // no integers: the public type decodes directly
 	if err := decodeObject(body, &w); err != nil {
 		return nil, err
+	}
+	// Times are mirrored as RFC 3339: one that does not parse is a bad
+	// answer, not a silently missing field.
+	for field, v := range map[string]string{"create_time": w.CreateTime, "update_time": w.UpdateTime} {
+		if _, err := time.Parse(time.RFC3339Nano, v); v != "" && err != nil {
+			return nil, fmt.Errorf("%s is not an RFC 3339 time", field)
+		}
 	}
 	return &w, nil
 }

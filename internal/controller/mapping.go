@@ -17,7 +17,8 @@ func epochMillis(ms int64) *metav1.Time {
 	return &metav1.Time{Time: time.UnixMilli(ms).UTC().Truncate(time.Second)}
 }
 
-// rfc3339 parses the cloud's RFC 3339 timestamps (ROMA); unparsable is unset.
+// rfc3339 parses the cloud's RFC 3339 timestamps (ROMA); the decoder has
+// already refused unparsable ones, so "" is the only unset value.
 func rfc3339(s string) *metav1.Time {
 	if s == "" {
 		return nil
