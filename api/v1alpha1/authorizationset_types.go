@@ -42,9 +42,10 @@ type AuthorizationSetStatus struct {
 	SyncStatus `json:",inline"`
 
 	// TotalCount is the number of authorizations the cloud reports, even when
-	// Authorizations holds fewer (see the Truncated condition).
+	// Authorizations holds fewer (see the Truncated condition); 0 is shown,
+	// unset means not read yet.
 	// +optional
-	TotalCount int64 `json:"totalCount,omitempty"`
+	TotalCount *int64 `json:"totalCount,omitempty"`
 
 	// Authorizations, at most the manager's --max-authorizations entries.
 	// +optional
@@ -55,10 +56,10 @@ type AuthorizationSetStatus struct {
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:shortName=maauth,categories=modelarts
-// +kubebuilder:printcolumn:name="Count",type=integer,JSONPath=`.status.totalCount`
+// +kubebuilder:printcolumn:name="Authorizations",type=integer,JSONPath=`.status.totalCount`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Synced",type=string,JSONPath=`.status.conditions[?(@.type=="Synced")].status`
-// +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Synced")].reason`,priority=1
+// +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Synced")].reason`
 // +kubebuilder:printcolumn:name="Last Sync",type=date,JSONPath=`.status.lastSyncTime`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 

@@ -23,6 +23,7 @@ type DevEnvironmentTokenSpec struct {
 	// SecretKey is the key the token is stored under; default "token". It must be a
 	// valid Secret data key: not "." and not starting with "..".
 	// +optional
+	// +kubebuilder:default=token
 	// +kubebuilder:validation:MaxLength=253
 	// +kubebuilder:validation:Pattern=`^[-._a-zA-Z0-9]+$`
 	// +kubebuilder:validation:XValidation:rule="self != '.' && !self.startsWith('..')",message="secretKey must not be '.' or start with '..' (not a valid Secret key)"
@@ -48,7 +49,7 @@ type DevEnvironmentTokenStatus struct {
 // +kubebuilder:printcolumn:name="Token Age",type=date,JSONPath=`.status.tokenUpdateTime`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Synced",type=string,JSONPath=`.status.conditions[?(@.type=="Synced")].status`
-// +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Synced")].reason`,priority=1
+// +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Synced")].reason`
 // +kubebuilder:printcolumn:name="Instance",type=string,JSONPath=`.spec.instanceID`,priority=1
 // +kubebuilder:printcolumn:name="Last Sync",type=date,JSONPath=`.status.lastSyncTime`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`

@@ -64,9 +64,10 @@ type ServiceAppAuthStatus struct {
 	// APIID is the service's API in the API gateway.
 	// +optional
 	APIID string `json:"apiID,omitempty"`
-	// AppCount is the number of authorized apps.
+	// AppCount is the number of authorized apps; 0 is shown, unset means
+	// not read yet.
 	// +optional
-	AppCount int32 `json:"appCount,omitempty"`
+	AppCount *int32 `json:"appCount,omitempty"`
 	// Apps authorized to call the service.
 	// +optional
 	// +listType=atomic
@@ -83,7 +84,7 @@ type ServiceAppAuthStatus struct {
 // +kubebuilder:printcolumn:name="Apps",type=integer,JSONPath=`.status.appCount`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Synced",type=string,JSONPath=`.status.conditions[?(@.type=="Synced")].status`
-// +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Synced")].reason`,priority=1
+// +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Synced")].reason`
 // +kubebuilder:printcolumn:name="Service",type=string,JSONPath=`.spec.serviceID`,priority=1
 // +kubebuilder:printcolumn:name="Secret",type=string,JSONPath=`.status.secretName`,priority=1
 // +kubebuilder:printcolumn:name="Last Sync",type=date,JSONPath=`.status.lastSyncTime`

@@ -123,6 +123,11 @@ func (in *AuthorizationSetSpec) DeepCopy() *AuthorizationSetSpec {
 func (in *AuthorizationSetStatus) DeepCopyInto(out *AuthorizationSetStatus) {
 	*out = *in
 	in.SyncStatus.DeepCopyInto(&out.SyncStatus)
+	if in.TotalCount != nil {
+		in, out := &in.TotalCount, &out.TotalCount
+		*out = new(int64)
+		**out = **in
+	}
 	if in.Authorizations != nil {
 		in, out := &in.Authorizations, &out.Authorizations
 		*out = make([]Authorization, len(*in))
@@ -653,6 +658,11 @@ func (in *ServiceAppAuthStatus) DeepCopyInto(out *ServiceAppAuthStatus) {
 	if in.EnableAppAuth != nil {
 		in, out := &in.EnableAppAuth, &out.EnableAppAuth
 		*out = new(bool)
+		**out = **in
+	}
+	if in.AppCount != nil {
+		in, out := &in.AppCount, &out.AppCount
+		*out = new(int32)
 		**out = **in
 	}
 	if in.Apps != nil {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 
 	v1alpha1 "github.com/cloudmirror-io/modelarts-operator/api/v1alpha1"
 	"github.com/cloudmirror-io/modelarts-operator/internal/cloudclient"
@@ -47,7 +48,7 @@ func (k authorizationSetKind) Apply(a *v1alpha1.AuthorizationSet, list *cloudcli
 	if truncated {
 		items = items[:limit]
 	}
-	a.Status.TotalCount = total
+	a.Status.TotalCount = ptr.To(total)
 	a.Status.Authorizations = make([]v1alpha1.Authorization, 0, len(items))
 	for _, it := range items {
 		a.Status.Authorizations = append(a.Status.Authorizations, v1alpha1.Authorization{

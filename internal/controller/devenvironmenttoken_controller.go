@@ -45,9 +45,10 @@ func (devEnvTokenKind) Fetch(ctx context.Context, c *cloudclient.Client, t *v1al
 func (k devEnvTokenKind) Apply(t *v1alpha1.DevEnvironmentToken, token string, current map[string][]byte, now time.Time) Applied {
 	var applied Applied
 	key, name := secretKeyOf(t), k.SecretName(t)
-	if previous, ok := current[key]; !ok || string(previous) != token {
+	previous, ok := current[key]
+	if changed := !ok || string(previous) != token; changed || t.Status.TokenUpdateTime == nil {
 		t.Status.TokenUpdateTime = &metav1.Time{Time: now.Truncate(time.Second)}
-		if ok {
+		if ok && changed {
 			applied.Events = append(applied.Events, Event{Type: corev1.EventTypeNormal, Reason: "TokenRotated",
 				Message: "the dev-environment token changed; Secret " + name + " was updated"})
 		}

@@ -171,7 +171,7 @@ var _ = Describe("Fault matrix", func() {
 					Expect(meta.IsStatusConditionTrue(o.Sync().Conditions, v1alpha1.ConditionReady)).To(BeTrue())
 				}
 				expectKept(ws)
-				Expect(saa.Status.AppCount).To(BeEquivalentTo(1))
+				Expect(saa.Status.AppCount).To(HaveValue(BeEquivalentTo(1)))
 				Expect(roma.Status.Name).To(Equal("AppName"))
 				Expect(secretData(ns, "svc-apps")).To(Equal(svcSecret))
 				Expect(secretData(ns, "roma-key")).To(Equal(romaSecret))

@@ -144,7 +144,7 @@ var _ = Describe("Mirrored kinds", func() {
 			Expect(w.Grants).To(Equal([]v1alpha1.WorkspaceGrant{{UserID: cloudsim.DefaultGrantUserID, UserName: "test-iam-user"}}))
 
 			By("AuthorizationSet")
-			Expect(auths.Status.TotalCount).To(BeEquivalentTo(2))
+			Expect(auths.Status.TotalCount).To(HaveValue(BeEquivalentTo(2)))
 			Expect(auths.Status.Authorizations).To(HaveLen(2))
 			a0, a1 := auths.Status.Authorizations[0], auths.Status.Authorizations[1]
 			Expect([]string{a0.UserID, a0.UserName, a0.Type, a0.Content}).To(Equal([]string{cloudsim.DefaultAgencyUserID, "iam-user01", "agency", "modelarts_agency"}))
@@ -155,7 +155,7 @@ var _ = Describe("Mirrored kinds", func() {
 			By("ServiceAppAuth")
 			Expect(*saa.Status.EnableAppAuth).To(BeTrue())
 			Expect(saa.Status.APIID).To(Equal(cloudsim.DefaultServiceAPIID))
-			Expect(saa.Status.AppCount).To(BeEquivalentTo(1))
+			Expect(saa.Status.AppCount).To(HaveValue(BeEquivalentTo(1)))
 			Expect(saa.Status.SecretName).To(Equal("svc-apps"))
 			app := saa.Status.Apps[0]
 			Expect([]string{app.AppID, app.AppName, app.AppRemark, app.AppType, app.ProjectID, app.UserID}).To(Equal([]string{
@@ -394,7 +394,7 @@ var _ = Describe("Mirrored kinds", func() {
 			})
 
 			annotate(saa, v1alpha1.AnnotationSyncNow, "1")
-			Eventually(func() int32 { return fetch(saa).(*v1alpha1.ServiceAppAuth).Status.AppCount }).Should(BeZero())
+			Eventually(func() *int32 { return fetch(saa).(*v1alpha1.ServiceAppAuth).Status.AppCount }).Should(HaveValue(BeZero()))
 			Eventually(func() map[string][]byte { return secretData(ns, "svc-apps") }).Should(BeEmpty())
 			Eventually(func() []string { return eventNotes(ns, "svc") }).Should(ContainElement("AppsChanged: authorized apps changed: 0 added, 1 removed"))
 
@@ -513,7 +513,7 @@ var _ = Describe("Mirrored kinds", func() {
 		auths := &v1alpha1.AuthorizationSet{ObjectMeta: objMeta(ns, "auths"), Spec: v1alpha1.AuthorizationSetSpec{MirrorSpec: mirror()}}
 		Expect(k8sClient.Create(ctx, auths)).To(Succeed())
 		Eventually(condition(auths, v1alpha1.ConditionReady)).Should(haveCondition(metav1.ConditionTrue, v1alpha1.ReasonSynced))
-		Expect(auths.Status.TotalCount).To(BeEquivalentTo(2300))
+		Expect(auths.Status.TotalCount).To(HaveValue(BeEquivalentTo(2300)))
 		Expect(auths.Status.Authorizations).To(HaveLen(DefaultMaxAuthorizations))
 		Expect(meta.FindStatusCondition(auths.Status.Conditions, ConditionTruncated)).To(haveCondition(metav1.ConditionTrue, "LimitReached"))
 		Expect(sim.RequestsFor(cloudsim.APIAuthorizations, bigProject)-before).To(Equal(3), "three pages of 1000")

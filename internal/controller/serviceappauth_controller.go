@@ -52,7 +52,7 @@ func (serviceAppAuthKind) Apply(s *v1alpha1.ServiceAppAuth, auths *cloudclient.S
 	st := &s.Status
 	st.EnableAppAuth = ptr.To(auths.EnableAppAuth)
 	st.APIID = auths.APIID
-	st.AppCount = int32(len(auths.Apps))
+	st.AppCount = ptr.To(int32(len(auths.Apps)))
 	st.Apps = make([]v1alpha1.AuthorizedApp, 0, len(auths.Apps))
 	for _, app := range auths.Apps {
 		st.Apps = append(st.Apps, v1alpha1.AuthorizedApp{
@@ -77,10 +77,14 @@ func appSecretData(apps []cloudclient.AuthedApp) map[string][]byte {
 	put := func(prefix string, app cloudclient.AuthedApp) {
 		data[prefix+SecretKeyAppKey] = []byte(app.AppKey)
 		data[prefix+SecretKeyAppSecret] = []byte(app.AppSecret)
+		// Every key is always there (empty for an app without codes, such as
+		// APIC apps), so a Pod's secretKeyRef to app_code does not break.
+		code := ""
 		if len(app.AppCodes) > 0 {
-			data[prefix+SecretKeyAppCode] = []byte(app.AppCodes[0])
-			data[prefix+SecretKeyAppCodes] = []byte(strings.Join(app.AppCodes, "\n"))
+			code = app.AppCodes[0]
 		}
+		data[prefix+SecretKeyAppCode] = []byte(code)
+		data[prefix+SecretKeyAppCodes] = []byte(strings.Join(app.AppCodes, "\n"))
 	}
 	for _, app := range apps {
 		put(secretKeyPart(app.AppID)+".", app)
