@@ -15,11 +15,15 @@ import (
 type Fault struct {
 	// Status > 0 answers with that status and a ModelArts-style body
 	// {"error_code": Code, "error_msg": Message} (ROMA adds error_details and
-	// request_id). Empty Code/Message get a default for the status
+	// request_id; IAM answers Keystone's {"error": {"code", "title",
+	// "message"}} instead). Empty Code/Message get a default for the status
 	// (429 → ModelArts.2799, 503 → ModelArts.6101, 401 → APIGW.0301, …).
 	Status  int    `json:"status,omitempty"`
 	Code    string `json:"code,omitempty"`
 	Message string `json:"message,omitempty"`
+	// OldMessageField spells the message "error_message", as old ModelArts
+	// APIs (DevEnviron) do.
+	OldMessageField bool `json:"old_message_field,omitempty"`
 	// RetryAfter sets Retry-After in whole seconds, rounded up.
 	RetryAfter time.Duration `json:"retry_after,omitempty"`
 	// Latency delays the answer; alone it makes a slow success.
@@ -41,6 +45,7 @@ type faultJSON struct {
 	Status     int             `json:"status,omitempty"`
 	Code       string          `json:"code,omitempty"`
 	Message    string          `json:"message,omitempty"`
+	OldMessage bool            `json:"old_message_field,omitempty"`
 	RetryAfter json.RawMessage `json:"retry_after,omitempty"`
 	Latency    json.RawMessage `json:"latency,omitempty"`
 	Malformed  bool            `json:"malformed,omitempty"`
@@ -51,7 +56,7 @@ type faultJSON struct {
 
 // MarshalJSON writes durations as strings such as "1.5s".
 func (f Fault) MarshalJSON() ([]byte, error) {
-	j := faultJSON{Status: f.Status, Code: f.Code, Message: f.Message, Malformed: f.Malformed,
+	j := faultJSON{Status: f.Status, Code: f.Code, Message: f.Message, OldMessage: f.OldMessageField, Malformed: f.Malformed,
 		WrongTypes: f.WrongTypes, Hang: f.Hang, Times: f.Times}
 	if f.RetryAfter != 0 {
 		j.RetryAfter, _ = json.Marshal(f.RetryAfter.String())
@@ -76,7 +81,7 @@ func (f *Fault) UnmarshalJSON(data []byte) error {
 	if err != nil {
 		return fmt.Errorf("latency: %w", err)
 	}
-	*f = Fault{Status: j.Status, Code: j.Code, Message: j.Message, RetryAfter: ra, Latency: lat,
+	*f = Fault{Status: j.Status, Code: j.Code, Message: j.Message, OldMessageField: j.OldMessage, RetryAfter: ra, Latency: lat,
 		Malformed: j.Malformed, WrongTypes: j.WrongTypes, Hang: j.Hang, Times: j.Times}
 	return nil
 }
@@ -232,7 +237,15 @@ func (s *Server) applyFault(w http.ResponseWriter, r *http.Request, rt route, re
 				msg = "Injected fault"
 			}
 		}
-		body := map[string]string{"error_code": code, "error_msg": msg}
+		if rt.api == APIIAMToken {
+			writeJSON(w, f.Status, keystoneError(f.Status, http.StatusText(f.Status), msg))
+			return true
+		}
+		field := "error_msg"
+		if f.OldMessageField {
+			field = "error_message"
+		}
+		body := map[string]string{"error_code": code, field: msg}
 		if rt.api == APIRomaApp {
 			body["error_details"] = msg
 			body["request_id"] = reqID

@@ -235,8 +235,30 @@ func TestFaultOnIAM(t *testing.T) {
 	if r.status != 429 || r.header.Get("Retry-After") != "1" || r.header.Get("X-Subject-Token") != "" {
 		t.Fatalf("got %d %v %s", r.status, r.header, r.raw)
 	}
+	var keystone struct {
+		Error struct {
+			Code    int    `json:"code"`
+			Message string `json:"message"`
+		} `json:"error"`
+	}
+	if err := json.Unmarshal(r.raw, &keystone); err != nil || keystone.Error.Code != 429 || keystone.Error.Message == "" {
+		t.Errorf("IAM fault body is not Keystone's error form: %s", r.raw)
+	}
 	if e.token(t) == "" || e.sim.IssuedTokens() != 1 {
 		t.Errorf("IssuedTokens %d", e.sim.IssuedTokens())
+	}
+}
+
+func TestFaultOldMessageField(t *testing.T) {
+	e := newEnv(t)
+	e.sim.InjectFault(APIDevEnvToken, Fault{Status: 400, Code: "ModelArts.6309", Message: "The instance does not exist.", OldMessageField: true})
+	r := e.getSigned(t, devenvPath)
+	var body map[string]string
+	if err := json.Unmarshal(r.raw, &body); err != nil || r.status != 400 {
+		t.Fatalf("got %d %s", r.status, r.raw)
+	}
+	if body["error_message"] != "The instance does not exist." || body["error_code"] != "ModelArts.6309" || body["error_msg"] != "" {
+		t.Errorf("body %v, want the old error_message spelling", body)
 	}
 }
 

@@ -234,6 +234,15 @@ var _ = Describe("Mirrored kinds", func() {
 			Expect(meta.FindStatusCondition(tok.Status.Conditions, v1alpha1.ConditionSynced).Message).To(ContainSubstring("ModelArts.6309"))
 		})
 
+		It("reports NotFound for ModelArts.6309 in the old APIs' error_message spelling", func() {
+			sim.InjectFault(cloudsim.APIDevEnvToken, cloudsim.Fault{Status: 400, Code: "ModelArts.6309",
+				Message: "The instance does not exist.", OldMessageField: true})
+			tok := &v1alpha1.DevEnvironmentToken{ObjectMeta: objMeta(ns, "tok"), Spec: v1alpha1.DevEnvironmentTokenSpec{MirrorSpec: mirror(), InstanceID: cloudsim.DefaultDevEnvInstance}}
+			Expect(k8sClient.Create(ctx, tok)).To(Succeed())
+			Eventually(condition(tok, v1alpha1.ConditionSynced)).Should(haveCondition(metav1.ConditionFalse, v1alpha1.ReasonNotFound))
+			Expect(meta.FindStatusCondition(tok.Status.Conditions, v1alpha1.ConditionSynced).Message).To(ContainSubstring("ModelArts.6309"))
+		})
+
 		DescribeTable("keeps the last data when a sync fails",
 			func(fault cloudsim.Fault, reason string) {
 				ws := readyWorkspace()
