@@ -51,8 +51,18 @@ func FuzzDecodeRomaApp(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		if v, err := decodeRomaApp(b); err == nil && v == nil {
+		v, err := decodeRomaApp(b)
+		if err != nil {
+			return
+		}
+		if v == nil {
 			t.Fatal("nil result without error")
+		}
+		// Accepted times are mirrored as RFC 3339, so they must parse.
+		for _, ts := range []string{v.CreateTime, v.UpdateTime} {
+			if _, perr := time.Parse(time.RFC3339Nano, ts); ts != "" && perr != nil {
+				t.Fatalf("accepted a time that is not RFC 3339: %q", ts)
+			}
 		}
 	})
 }

@@ -185,6 +185,8 @@ func TestAuthorizationListField(t *testing.T) {
 		t.Run(tc.reason, func(t *testing.T) {
 			e := newEnv(t)
 			if tc.field != "" {
+				// From content, so that a setter doing nothing cannot pass.
+				e.sim.SetAuthorizationListField("content")
 				e.sim.SetAuthorizationListField(tc.field)
 			}
 			r := e.getSigned(t, authPath)

@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	v1alpha1 "github.com/cloudmirror-io/modelarts-operator/api/v1alpha1"
 	"github.com/cloudmirror-io/modelarts-operator/internal/cloudsim"
@@ -50,7 +51,16 @@ var _ = Describe("CloudAccount", func() {
 	})
 
 	It("is Ready with password credentials and reports the token's expiry", func() {
-		createSecret(ns, "creds", passwordData())
+		// A user of its own, so that no earlier spec's token is in the cache.
+		const user, password = "account-spec-user", "account-spec-password-7"
+		sim.Update(func(f *cloudsim.Fixture) {
+			f.Users = append(f.Users, cloudsim.User{DomainName: cloudsim.DefaultDomainName, UserName: user, Password: password,
+				Projects: []string{cloudsim.DefaultProjectID}})
+		})
+		data := passwordData()
+		data[v1alpha1.CredentialUserName], data[v1alpha1.CredentialPassword] = []byte(user), []byte(password)
+		issued := sim.IssuedTokens()
+		createSecret(ns, "creds", data)
 		Expect(k8sClient.Create(ctx, simAccount(ns, "acct", "creds"))).To(Succeed())
 		Eventually(accountReady(ns, "acct")).Should(haveCondition(metav1.ConditionTrue, v1alpha1.ReasonCredentialsValid))
 
@@ -59,8 +69,7 @@ var _ = Describe("CloudAccount", func() {
 		Expect(a.Status.AuthMethod).To(Equal(v1alpha1.AuthMethodPassword))
 		Expect(a.Status.TokenExpiresAt).NotTo(BeNil())
 		Expect(a.Status.TokenExpiresAt.Time).To(BeTemporally("~", time.Now().Add(24*time.Hour), 5*time.Minute))
-		// The token may come from the shared cache (an earlier spec, same credentials).
-		Expect(sim.IssuedTokens()).To(BeNumerically(">=", 1))
+		Expect(sim.IssuedTokens()-issued).To(Equal(1), "one IAM token for the account")
 		expectNoSecretValues(&a)
 	})
 
@@ -142,14 +151,39 @@ var _ = Describe("CloudAccount", func() {
 		// An unrelated change to the Secret re-runs the check; the status stays as it is.
 		var s corev1.Secret
 		Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "creds"}, &s)).To(Succeed())
+		before := reconciles("cloudaccount")
 		s.Labels = map[string]string{"touched": "yes"}
 		Expect(k8sClient.Update(ctx, &s)).To(Succeed())
+		// The check ran again (else the window below proves nothing)…
+		Eventually(func() float64 { return reconciles("cloudaccount") }).Should(BeNumerically(">", before))
+		// …and wrote nothing.
 		Consistently(func(g Gomega) string {
 			g.Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "acct"}, &a)).To(Succeed())
 			return a.ResourceVersion
 		}, 2*time.Second, 200*time.Millisecond).Should(Equal(rv))
 	})
 })
+
+// reconciles is how many reconciles controller has finished in this process
+// (controller-runtime's controller_runtime_reconcile_total).
+func reconciles(controller string) float64 {
+	families, err := metrics.Registry.Gather()
+	Expect(err).NotTo(HaveOccurred())
+	total := 0.0
+	for _, f := range families {
+		if f.GetName() != "controller_runtime_reconcile_total" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "controller" && l.GetValue() == controller {
+					total += m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return total
+}
 
 // expectNoSecretValues checks that no simulator credential appears in obj's JSON.
 func expectNoSecretValues(obj any) {

@@ -202,6 +202,7 @@ var _ = Describe("Fault matrix", func() {
 			}
 			wb, tb := wsCalls(), tokCalls()
 			annotate(ws, v1alpha1.AnnotationSyncNow, "1")
+			expectSyncNowHandled(ws, "1")
 			Consistently(func() []int { return []int{wsCalls(), tokCalls()} }, 2*time.Second, 200*time.Millisecond).Should(Equal([]int{wb, tb}))
 			expectKept(ws)
 			expectTokenSecret("tok")
@@ -219,20 +220,18 @@ var _ = Describe("Fault matrix", func() {
 			Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "creds"}, &creds)).To(Succeed())
 			creds.Data[v1alpha1.CredentialSecretKey] = []byte("not-the-secret-key")
 			Expect(k8sClient.Update(ctx, &creds)).To(Succeed())
-			before := wsCalls()
-			// The account re-checks on the Secret change; give it a moment, then force a sync.
-			time.Sleep(500 * time.Millisecond)
-			annotate(ws, v1alpha1.AnnotationSyncNow, "1")
-			Eventually(condition(ws, v1alpha1.ConditionSynced)).Should(haveCondition(metav1.ConditionFalse, v1alpha1.ReasonUnauthorized))
+			// The account picks up the change asynchronously.
+			syncUntil(ws, metav1.ConditionFalse, v1alpha1.ReasonUnauthorized)
 			expectKept(ws)
+			before := wsCalls()
+			annotate(ws, v1alpha1.AnnotationSyncNow, "again")
+			expectSyncNowHandled(ws, "again")
 			Expect(wsCalls()-before).To(Equal(1), "AK/SK: a 401 is not retried")
 
 			Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "creds"}, &creds)).To(Succeed())
 			creds.Data = akskData()
 			Expect(k8sClient.Update(ctx, &creds)).To(Succeed())
-			time.Sleep(500 * time.Millisecond)
-			annotate(ws, v1alpha1.AnnotationSyncNow, "2")
-			Eventually(condition(ws, v1alpha1.ConditionSynced)).Should(haveCondition(metav1.ConditionTrue, v1alpha1.ReasonSynced))
+			syncUntil(ws, metav1.ConditionTrue, v1alpha1.ReasonSynced)
 		})
 
 		It("stops calling the cloud when the account is deleted, keeping data and Secrets", func() {
@@ -245,6 +244,7 @@ var _ = Describe("Fault matrix", func() {
 			}
 			wb, tb := wsCalls(), tokCalls()
 			annotate(tok, v1alpha1.AnnotationSyncNow, "1")
+			expectSyncNowHandled(tok, "1")
 			Consistently(func() []int { return []int{wsCalls(), tokCalls()} }, 2*time.Second, 200*time.Millisecond).Should(Equal([]int{wb, tb}))
 			expectKept(ws)
 			expectTokenSecret("tok")

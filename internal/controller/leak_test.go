@@ -161,7 +161,8 @@ var _ = Describe("Leak scan", Ordered, func() {
 				sim.InjectFault(api, f)
 			}
 			syncAll()
-			time.Sleep(500 * time.Millisecond)
+			// Every use of every fault answered a request: each error path ran.
+			Eventually(sim.Faults, 15*time.Second).Should(BeEmpty())
 			sim.ClearFaults()
 		}
 		syncAll()

@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"fmt"
 	"encoding/json"
 	"strings"
 	"time"
@@ -46,6 +47,26 @@ func condition(obj v1alpha1.Mirrored, t string) func(g Gomega) *metav1.Condition
 		g.Expect(k8sClient.Get(context.Background(), client.ObjectKeyFromObject(obj), obj)).To(Succeed())
 		return meta.FindStatusCondition(obj.Sync().Conditions, t)
 	}
+}
+
+// expectSyncNowHandled waits until obj's last sync answered sync-now value.
+func expectSyncNowHandled(obj v1alpha1.Mirrored, value string) {
+	Eventually(func() string { return fetch(obj).(v1alpha1.Mirrored).Sync().SyncNowHandled }).Should(Equal(value))
+}
+
+// syncUntil asks obj to sync, with a new sync-now value every second, until
+// its Synced condition has status and reason: for changes the operator picks
+// up asynchronously, such as edited credentials.
+func syncUntil(obj v1alpha1.Mirrored, status metav1.ConditionStatus, reason string) {
+	round := 0
+	Eventually(func(g Gomega) *metav1.Condition {
+		c := condition(obj, v1alpha1.ConditionSynced)(g)
+		if c == nil || c.Status != status || c.Reason != reason {
+			round++
+			annotate(obj, v1alpha1.AnnotationSyncNow, fmt.Sprintf("until-%s-%d", reason, round))
+		}
+		return c
+	}, 30*time.Second, time.Second).Should(haveCondition(status, reason))
 }
 
 func fetch(obj client.Object) client.Object {
@@ -279,7 +300,9 @@ var _ = Describe("Mirrored kinds", func() {
 			Expect(k8sClient.Create(ctx, other)).To(Succeed())
 			Eventually(condition(other, v1alpha1.ConditionReady)).Should(haveCondition(metav1.ConditionTrue, v1alpha1.ReasonSynced))
 			before := calls()
-			sim.InjectFault(cloudsim.APIWorkspace, cloudsim.Fault{Status: 429, RetryAfter: 3 * time.Second, Times: 1})
+			// Long enough that the quiet window below exists however slow the steps before it are.
+			const retryAfter = 8 * time.Second
+			sim.InjectFault(cloudsim.APIWorkspace, cloudsim.Fault{Status: 429, RetryAfter: retryAfter, Times: 1})
 			throttledAt := time.Now()
 			annotate(ws, v1alpha1.AnnotationSyncNow, "1")
 			Eventually(condition(ws, v1alpha1.ConditionSynced)).Should(haveCondition(metav1.ConditionFalse, v1alpha1.ReasonThrottled))
@@ -290,12 +313,12 @@ var _ = Describe("Mirrored kinds", func() {
 			Expect(meta.FindStatusCondition(ws.Status.Conditions, v1alpha1.ConditionSynced).Message).To(ContainSubstring("ModelArts.2799"))
 			Expect(meta.IsStatusConditionTrue(ws.Status.Conditions, v1alpha1.ConditionReady)).To(BeTrue(), "the data is kept while throttled")
 			Expect(ws.Status.Name).To(Equal("test-workspace"))
-			if wait := 3*time.Second - time.Since(throttledAt) - 300*time.Millisecond; wait > 0 {
-				Consistently(calls, wait, 100*time.Millisecond).Should(Equal(before+1), "no call before Retry-After elapses")
-			}
+			wait := retryAfter - time.Since(throttledAt) - 300*time.Millisecond
+			Expect(wait).To(BeNumerically(">", time.Second), "too slow to observe the quiet window")
+			Consistently(calls, wait, 100*time.Millisecond).Should(Equal(before+1), "no call before Retry-After elapses")
 			Eventually(condition(ws, v1alpha1.ConditionSynced)).Should(haveCondition(metav1.ConditionTrue, v1alpha1.ReasonSynced))
 			Eventually(condition(other, v1alpha1.ConditionSynced)).Should(haveCondition(metav1.ConditionTrue, v1alpha1.ReasonSynced))
-			Expect(time.Since(throttledAt)).To(BeNumerically(">=", 3*time.Second))
+			Expect(time.Since(throttledAt)).To(BeNumerically(">=", retryAfter))
 			Expect(calls()).To(Equal(before+3), "one throttled call, then one retry per object after Retry-After")
 		})
 

@@ -23,7 +23,6 @@ import (
 type secretWatcher struct {
 	mu         sync.Mutex
 	had        map[string]bool
-	events     int
 	violations []string
 }
 
@@ -46,7 +45,6 @@ func watchSecrets(t *testing.T, ns, key string) *secretWatcher {
 	see := func(obj any, deleted bool) {
 		w.mu.Lock()
 		defer w.mu.Unlock()
-		w.events++
 		s, ok := obj.(*corev1.Secret)
 		if !ok {
 			if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
@@ -138,7 +136,15 @@ func TestRestartMidConvergence(t *testing.T) {
 			t.Errorf("%s: Secret holds the wrong token", o.Name)
 		}
 	}
-	// Let the watch see the last writes, then check it saw no loss.
-	time.Sleep(500 * time.Millisecond)
+	// The watch must have seen every Secret with its token (else it proves
+	// nothing), and no loss.
+	eventually(t, 10*time.Second, "the watch to see every Secret holding the token", func() bool { return w.seen() == n })
 	w.check(t)
+}
+
+// seen is how many Secrets the watch has seen holding the token.
+func (w *secretWatcher) seen() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.had)
 }
