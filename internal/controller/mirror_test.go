@@ -2,8 +2,8 @@ package controller
 
 import (
 	"context"
-	"fmt"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"time"
 
