@@ -75,7 +75,10 @@ func main() {
 		HealthProbeBindAddress: probeAddr,
 		LeaderElection:         enableLeaderElection,
 		LeaderElectionID:       "modelarts-operator.cloudmirror.io",
-		Cache:                  controller.CacheOptions(),
+		// main exits as soon as the manager stops, so releasing the Lease
+		// then is safe, and a rollout's new Pod need not wait out the lease.
+		LeaderElectionReleaseOnCancel: true,
+		Cache:                         controller.CacheOptions(),
 	})
 	if err != nil {
 		setupLog.Error(err, "unable to create manager")

@@ -2,6 +2,7 @@ package controller
 
 import (
 	"errors"
+	"reflect"
 	"sync"
 
 	"k8s.io/apimachinery/pkg/types"
@@ -21,21 +22,45 @@ type Accounts struct {
 
 	mu      sync.RWMutex
 	configs map[types.NamespacedName]cloudclient.Config
+	// revisions change whenever an account's registered configuration does
+	// (credentials, endpoints, project…), from one counter so that a
+	// re-registered account never repeats an old revision.
+	revisions map[types.NamespacedName]uint64
+	counter   uint64
+	listeners map[int]func(types.NamespacedName)
+	nextID    int
 }
 
 // NewAccounts returns an empty registry handing out clients from pool.
 func NewAccounts(pool *cloudclient.Pool) *Accounts {
-	return &Accounts{pool: pool, configs: map[types.NamespacedName]cloudclient.Config{}}
+	return &Accounts{pool: pool, configs: map[types.NamespacedName]cloudclient.Config{},
+		revisions: map[types.NamespacedName]uint64{}, listeners: map[int]func(types.NamespacedName){}}
 }
 
 // Pool is the shared client pool.
 func (a *Accounts) Pool() *cloudclient.Pool { return a.pool }
 
-// Set records the configuration of a Ready account.
+// Set records the configuration of a Ready account. When it differs from
+// the registered one (a fixed Secret, a new endpoint), the revision moves and
+// the listeners hear of it: the account's status may not change at all, so
+// no CloudAccount event would tell dependents to sync with it.
 func (a *Accounts) Set(key types.NamespacedName, cfg cloudclient.Config) {
 	a.mu.Lock()
-	defer a.mu.Unlock()
+	old, had := a.configs[key]
+	changed := !had || !reflect.DeepEqual(old, cfg)
 	a.configs[key] = cfg
+	var listeners []func(types.NamespacedName)
+	if changed {
+		a.counter++
+		a.revisions[key] = a.counter
+		for _, l := range a.listeners {
+			listeners = append(listeners, l)
+		}
+	}
+	a.mu.Unlock()
+	for _, l := range listeners {
+		l(key)
+	}
 }
 
 // Delete forgets an account that is gone or no longer Ready.
@@ -43,6 +68,30 @@ func (a *Accounts) Delete(key types.NamespacedName) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	delete(a.configs, key)
+	delete(a.revisions, key)
+}
+
+// Revision identifies the account's registered configuration; 0 when none.
+func (a *Accounts) Revision(key types.NamespacedName) uint64 {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	return a.revisions[key]
+}
+
+// Listen calls f (outside the registry's lock, and quickly) with the key of
+// every account whose configuration is registered or changes, until the
+// returned function is called.
+func (a *Accounts) Listen(f func(types.NamespacedName)) (stop func()) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	id := a.nextID
+	a.nextID++
+	a.listeners[id] = f
+	return func() {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		delete(a.listeners, id)
+	}
 }
 
 // Registered says whether the account has a registered configuration.

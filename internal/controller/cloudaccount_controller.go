@@ -54,6 +54,9 @@ func (r *CloudAccountReconciler) Reconcile(ctx context.Context, req ctrl.Request
 		if apierrors.IsNotFound(err) {
 			r.Accounts.Delete(req.NamespacedName)
 			r.Secrets.Forget(req.NamespacedName)
+			r.mu.Lock()
+			delete(r.failures, req.NamespacedName) // a re-created account starts its backoff afresh
+			r.mu.Unlock()
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}

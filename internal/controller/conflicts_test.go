@@ -100,14 +100,20 @@ var _ = Describe("API server write conflicts and failures, and the status heartb
 		tokenCalls = func() int { return sim.RequestsFor(cloudsim.APIDevEnvToken, cloudsim.DefaultDevEnvInstance) - base }
 	})
 
-	It("writes the status on the retry after a failed status write, not a refresh interval later", func() {
+	It("writes the status on the retry after a failed status write, after a backoff, not a refresh interval later", func() {
 		failStatus = 1
-		_, err := reconcile()
-		Expect(apierrors.IsTimeout(err) || apierrors.IsServerTimeout(err)).To(BeTrue(), "the error goes back to the workqueue: %v", err)
+		res, err := reconcile()
+		Expect(err).NotTo(HaveOccurred(), "the skeleton retries itself, after a backoff")
+		Expect(res.RequeueAfter).To(BeNumerically("~", backoffBase, backoffBase/5))
 		Expect(tokenSecret()).To(Equal(map[string][]byte{"token": []byte(cloudsim.DefaultDevEnvToken)}))
 
-		now = now.Add(10 * time.Millisecond) // the workqueue's first retry
-		res, err := reconcile()
+		now = now.Add(time.Second)
+		_, err = reconcile()
+		Expect(err).NotTo(HaveOccurred())
+		Expect(tokenCalls()).To(Equal(1), "not due before the backoff: no cloud call")
+
+		now = now.Add(res.RequeueAfter)
+		res, err = reconcile()
 		Expect(err).NotTo(HaveOccurred())
 		t := currentToken()
 		Expect(meta.FindStatusCondition(t.Status.Conditions, v1alpha1.ConditionReady)).To(haveCondition(metav1.ConditionTrue, v1alpha1.ReasonSynced))
@@ -119,6 +125,25 @@ var _ = Describe("API server write conflicts and failures, and the status heartb
 		_, err = reconcile()
 		Expect(err).NotTo(HaveOccurred())
 		Expect(tokenCalls()).To(Equal(2), "not due: no cloud call")
+	})
+
+	It("backs off exponentially while status writes keep failing: one cloud call per retry, no hot loop", func() {
+		failStatus = 4
+		var waits []time.Duration
+		for i := 0; i < 4; i++ {
+			res, err := reconcile()
+			Expect(err).NotTo(HaveOccurred())
+			waits = append(waits, res.RequeueAfter)
+			now = now.Add(res.RequeueAfter)
+		}
+		Expect(tokenCalls()).To(Equal(4), "one cloud call per retry")
+		for i, want := range []time.Duration{backoffBase, 2 * backoffBase, 4 * backoffBase, 8 * backoffBase} {
+			Expect(waits[i]).To(BeNumerically("~", want, want/5), "retry %d", i+1)
+		}
+		_, err := reconcile()
+		Expect(err).NotTo(HaveOccurred())
+		Expect(meta.FindStatusCondition(currentToken().Status.Conditions, v1alpha1.ConditionReady)).To(haveCondition(metav1.ConditionTrue, v1alpha1.ReasonSynced))
+		Expect(tokenCalls()).To(Equal(5))
 	})
 
 	It("retries a Secret write conflict with backoff, keeping status and Secret consistent", func() {

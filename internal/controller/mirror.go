@@ -18,6 +18,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
+	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -27,6 +28,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	v1alpha1 "github.com/cloudmirror-io/modelarts-operator/api/v1alpha1"
 	"github.com/cloudmirror-io/modelarts-operator/internal/cloudclient"
@@ -78,6 +80,10 @@ type syncRecord struct {
 	awaitingAccount bool
 	// uid tells a re-created object of the same name from the old one.
 	uid types.UID
+	// accountRevision is the account configuration the last sync used: when
+	// it changes (fixed credentials, new endpoint, account gone), the object
+	// is due at once.
+	accountRevision uint64
 	// secretDigest is a digest of the owned Secret's data as last written.
 	secretDigest string
 }
@@ -144,15 +150,19 @@ func (r *MirrorReconciler[T, D]) Reconcile(ctx context.Context, req ctrl.Request
 		return ctrl.Result{RequeueAfter: wait}, nil
 	}
 
+	// Read before the sync: a change during it leaves the object due again.
+	accountRevision := r.Accounts.Revision(accountKeyOf(obj))
 	next, outcome := r.sync(ctx, obj, now)
 	succeeded := outcome == syncSucceeded
-	r.record(req.NamespacedName, obj, now, next, outcome)
+	r.record(req.NamespacedName, obj, now, next, outcome, accountRevision)
 	result, err := r.writeStatus(ctx, before, obj, now, succeeded)
 	if err != nil {
-		// The workqueue retries at once; that retry must sync and write
-		// again, not find the object "not due" for a whole interval.
-		r.expire(req.NamespacedName)
-		return result, err
+		// The retry must sync and write again, not find the object "not
+		// due" for a whole interval; it comes after a backoff, so a status
+		// write that keeps failing does not make a cloud call every few
+		// milliseconds at the workqueue's pace.
+		logf.FromContext(ctx).Error(err, "writing status failed; retrying")
+		return ctrl.Result{RequeueAfter: r.statusWriteFailed(req.NamespacedName, obj, now)}, nil
 	}
 	if result.RequeueAfter == 0 {
 		result.RequeueAfter = next
@@ -334,7 +344,7 @@ var errAccountRegistering = errors.New("account is Ready but not yet registered"
 // accountClient returns the account's cloud client, or an error whose text
 // says why the account cannot be used.
 func (r *MirrorReconciler[T, D]) accountClient(ctx context.Context, obj T) (*cloudclient.Client, error) {
-	key := types.NamespacedName{Namespace: obj.GetNamespace(), Name: obj.Mirror().AccountRef.Name}
+	key := accountKeyOf(obj)
 	c, _, err := r.Accounts.Client(key)
 	if err == nil {
 		return c, nil
@@ -360,6 +370,11 @@ func (r *MirrorReconciler[T, D]) accountClient(ctx context.Context, obj T) (*clo
 	return nil, fmt.Errorf("CloudAccount %q is not Ready (%s): %s", key.Name, ready.Reason, ready.Message)
 }
 
+// accountKeyOf names the CloudAccount obj uses (always in obj's namespace).
+func accountKeyOf(obj v1alpha1.Mirrored) types.NamespacedName {
+	return types.NamespacedName{Namespace: obj.GetNamespace(), Name: obj.Mirror().AccountRef.Name}
+}
+
 // due says whether obj needs a cloud call now, or how long until it does.
 func (r *MirrorReconciler[T, D]) due(ctx context.Context, key types.NamespacedName, obj T, now time.Time) (time.Duration, bool) {
 	r.mu.Lock()
@@ -379,6 +394,10 @@ func (r *MirrorReconciler[T, D]) due(ctx context.Context, key types.NamespacedNa
 	case rec.awaitingAccount:
 		// No cloud call happens until the account is usable, so re-checking is free.
 		return 0, true
+	case rec.accountRevision != r.Accounts.Revision(accountKeyOf(obj)):
+		// The account's configuration changed or it is no longer usable:
+		// sync with the new one, or say AccountNotReady (without a call).
+		return 0, true
 	}
 	// An owned Secret that someone deleted, edited or unlabelled is restored now.
 	if name := r.Kind.SecretName(obj); name != "" && rec.secretDigest != "" {
@@ -391,7 +410,7 @@ func (r *MirrorReconciler[T, D]) due(ctx context.Context, key types.NamespacedNa
 	return rec.nextSync.Sub(now), false
 }
 
-func (r *MirrorReconciler[T, D]) record(key types.NamespacedName, obj T, now time.Time, next time.Duration, outcome syncOutcome) {
+func (r *MirrorReconciler[T, D]) record(key types.NamespacedName, obj T, now time.Time, next time.Duration, outcome syncOutcome, accountRevision uint64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.records == nil {
@@ -407,6 +426,7 @@ func (r *MirrorReconciler[T, D]) record(key types.NamespacedName, obj T, now tim
 	rec.syncNow = obj.GetAnnotations()[v1alpha1.AnnotationSyncNow]
 	rec.uid = obj.GetUID()
 	rec.awaitingAccount = outcome == syncAwaitingAccount
+	rec.accountRevision = accountRevision
 	switch outcome {
 	case syncSucceeded:
 		rec.failures = 0
@@ -415,13 +435,17 @@ func (r *MirrorReconciler[T, D]) record(key types.NamespacedName, obj T, now tim
 	}
 }
 
-// expire makes key due now, keeping what else its record says.
-func (r *MirrorReconciler[T, D]) expire(key types.NamespacedName) {
+// statusWriteFailed makes key due again after a backoff and counts a
+// failure; it returns that backoff.
+func (r *MirrorReconciler[T, D]) statusWriteFailed(key types.NamespacedName, obj T, now time.Time) time.Duration {
+	wait := r.backoff(obj, r.refreshInterval(obj))
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if rec, ok := r.records[key]; ok {
-		rec.nextSync = time.Time{}
+		rec.nextSync = now.Add(wait)
+		rec.failures++
 	}
+	return wait
 }
 
 func (r *MirrorReconciler[T, D]) forget(key types.NamespacedName) {
@@ -645,9 +669,27 @@ func (r *MirrorReconciler[T, D]) SetupWithManager(ctx context.Context, mgr ctrl.
 		Owns(&corev1.Secret{}, builder.WithPredicates(predicate.ResourceVersionChangedPredicate{})).
 		Watches(&v1alpha1.CloudAccount{}, handler.EnqueueRequestsFromMapFunc(r.dependents),
 			builder.WithPredicates(accountReadinessChanged{})).
+		WatchesRawSource(source.Func(r.accountConfigChanges)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.Workers, 1)}).
 		Named(r.Kind.Name()).
 		Complete(r)
+}
+
+// accountConfigChanges enqueues the dependents of an account whose
+// registered configuration changes while its status stays the same (a fixed
+// Secret on an AK/SK account is still just CredentialsValid).
+func (r *MirrorReconciler[T, D]) accountConfigChanges(ctx context.Context, q workqueue.TypedRateLimitingInterface[ctrl.Request]) error {
+	stop := r.Accounts.Listen(func(key types.NamespacedName) {
+		account := &v1alpha1.CloudAccount{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name}}
+		for _, req := range r.dependents(ctx, account) {
+			q.Add(req)
+		}
+	})
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
+	return nil
 }
 
 // dependents lists the objects of this kind that use account, through the

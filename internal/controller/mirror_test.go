@@ -3,7 +3,6 @@ package controller
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"strings"
 	"time"
 
@@ -52,21 +51,6 @@ func condition(obj v1alpha1.Mirrored, t string) func(g Gomega) *metav1.Condition
 // expectSyncNowHandled waits until obj's last sync answered sync-now value.
 func expectSyncNowHandled(obj v1alpha1.Mirrored, value string) {
 	Eventually(func() string { return fetch(obj).(v1alpha1.Mirrored).Sync().SyncNowHandled }).Should(Equal(value))
-}
-
-// syncUntil asks obj to sync, with a new sync-now value every second, until
-// its Synced condition has status and reason: for changes the operator picks
-// up asynchronously, such as edited credentials.
-func syncUntil(obj v1alpha1.Mirrored, status metav1.ConditionStatus, reason string) {
-	round := 0
-	Eventually(func(g Gomega) *metav1.Condition {
-		c := condition(obj, v1alpha1.ConditionSynced)(g)
-		if c == nil || c.Status != status || c.Reason != reason {
-			round++
-			annotate(obj, v1alpha1.AnnotationSyncNow, fmt.Sprintf("until-%s-%d", reason, round))
-		}
-		return c
-	}, 30*time.Second, time.Second).Should(haveCondition(status, reason))
 }
 
 func fetch(obj client.Object) client.Object {
