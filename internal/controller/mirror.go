@@ -164,6 +164,10 @@ func (r *MirrorReconciler[T, D]) Reconcile(ctx context.Context, req ctrl.Request
 		logf.FromContext(ctx).Error(err, "writing status failed; retrying")
 		return ctrl.Result{RequeueAfter: r.statusWriteFailed(req.NamespacedName, obj, now)}, nil
 	}
+	if succeeded {
+		// Only now is the sync complete: the backoff starts afresh.
+		r.resetFailures(req.NamespacedName)
+	}
 	if result.RequeueAfter == 0 {
 		result.RequeueAfter = next
 	}
@@ -427,11 +431,16 @@ func (r *MirrorReconciler[T, D]) record(key types.NamespacedName, obj T, now tim
 	rec.uid = obj.GetUID()
 	rec.awaitingAccount = outcome == syncAwaitingAccount
 	rec.accountRevision = accountRevision
-	switch outcome {
-	case syncSucceeded:
-		rec.failures = 0
-	case syncFailed:
+	if outcome == syncFailed {
 		rec.failures++
+	}
+}
+
+func (r *MirrorReconciler[T, D]) resetFailures(key types.NamespacedName) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if rec, ok := r.records[key]; ok {
+		rec.failures = 0
 	}
 }
 
