@@ -14,6 +14,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
@@ -64,26 +65,30 @@ func (r *CloudAccountReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	check := r.check(ctx, &account)
 
 	status := &account.Status
-	status.ObservedGeneration = account.Generation
-	status.AuthMethod = string(check.method)
-	status.TokenExpiresAt = nil
-	if !check.tokenExpiresAt.IsZero() {
-		status.TokenExpiresAt = &metav1.Time{Time: check.tokenExpiresAt.Truncate(time.Second)}
-	}
-	status.Endpoints = &v1alpha1.ResolvedEndpoints{IAM: check.endpoints.IAM, ModelArts: check.endpoints.ModelArts, ROMA: check.endpoints.ROMA}
-	readyStatus := metav1.ConditionFalse
-	keepRegistered := check.retryable != nil && r.Accounts.Registered(req.NamespacedName)
+	// A transient failure (IAM briefly down) keeps the last good
+	// configuration, its cached token and the status that describes them,
+	// as long as that configuration is for the current spec.
+	keepRegistered := check.retryable != nil && r.Accounts.Registered(req.NamespacedName) &&
+		status.ObservedGeneration == account.Generation
 	switch {
 	case check.ready:
-		readyStatus = metav1.ConditionTrue
 		r.Accounts.Set(req.NamespacedName, check.config)
 	case keepRegistered:
-		// A transient failure (IAM briefly down) keeps the last good
-		// configuration, and its cached token, serving dependents.
 	default:
 		r.Accounts.Delete(req.NamespacedName)
 	}
 	if !keepRegistered {
+		status.ObservedGeneration = account.Generation
+		status.AuthMethod = string(check.method)
+		status.TokenExpiresAt = nil
+		if !check.tokenExpiresAt.IsZero() {
+			status.TokenExpiresAt = &metav1.Time{Time: check.tokenExpiresAt.Truncate(time.Second)}
+		}
+		status.Endpoints = &v1alpha1.ResolvedEndpoints{IAM: check.endpoints.IAM, ModelArts: check.endpoints.ModelArts, ROMA: check.endpoints.ROMA}
+		readyStatus := metav1.ConditionFalse
+		if check.ready {
+			readyStatus = metav1.ConditionTrue
+		}
 		meta.SetStatusCondition(&status.Conditions, metav1.Condition{
 			Type: v1alpha1.ConditionReady, Status: readyStatus, Reason: check.reason, Message: check.message,
 			ObservedGeneration: account.Generation,
@@ -95,7 +100,9 @@ func (r *CloudAccountReconciler) Reconcile(ctx context.Context, req ctrl.Request
 			if apierrors.IsConflict(err) {
 				return ctrl.Result{RequeueAfter: time.Second}, nil
 			}
-			return ctrl.Result{}, err
+			// Backed off like a failed check: each retry may ask IAM again.
+			logf.FromContext(ctx).Error(err, "writing account status failed; retrying")
+			return ctrl.Result{RequeueAfter: r.retryAfter(req.NamespacedName, err)}, nil
 		}
 		logf.FromContext(ctx).Info("account status updated", "ready", check.ready, "reason", check.reason, "authMethod", check.method)
 	}
@@ -245,6 +252,8 @@ func (r *CloudAccountReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.CloudAccount{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		WatchesRawSource(source.Channel(r.Secrets.Events(), &handler.EnqueueRequestForObject{})).
+		// Two workers: one account waiting on a slow IAM does not hold up the others.
+		WithOptions(controller.Options{MaxConcurrentReconciles: 2}).
 		Named("cloudaccount").
 		Complete(r)
 }
