@@ -49,26 +49,41 @@ func (a *Accounts) Set(key types.NamespacedName, cfg cloudclient.Config) {
 	old, had := a.configs[key]
 	changed := !had || !reflect.DeepEqual(old, cfg)
 	a.configs[key] = cfg
-	var listeners []func(types.NamespacedName)
 	if changed {
 		a.counter++
 		a.revisions[key] = a.counter
-		for _, l := range a.listeners {
-			listeners = append(listeners, l)
-		}
 	}
+	listeners := a.snapshotListeners(changed)
 	a.mu.Unlock()
 	for _, l := range listeners {
 		l(key)
 	}
 }
 
-// Delete forgets an account that is gone or no longer Ready.
+// Delete forgets an account that is gone or no longer Ready; listeners hear
+// of it, since a deleted account's watch event may have come before this.
 func (a *Accounts) Delete(key types.NamespacedName) {
 	a.mu.Lock()
-	defer a.mu.Unlock()
+	_, had := a.configs[key]
 	delete(a.configs, key)
 	delete(a.revisions, key)
+	listeners := a.snapshotListeners(had)
+	a.mu.Unlock()
+	for _, l := range listeners {
+		l(key)
+	}
+}
+
+// snapshotListeners copies the listeners if notify; a.mu must be held.
+func (a *Accounts) snapshotListeners(notify bool) []func(types.NamespacedName) {
+	if !notify {
+		return nil
+	}
+	out := make([]func(types.NamespacedName), 0, len(a.listeners))
+	for _, l := range a.listeners {
+		out = append(out, l)
+	}
+	return out
 }
 
 // Revision identifies the account's registered configuration; 0 when none.
@@ -79,8 +94,8 @@ func (a *Accounts) Revision(key types.NamespacedName) uint64 {
 }
 
 // Listen calls f (outside the registry's lock, and quickly) with the key of
-// every account whose configuration is registered or changes, until the
-// returned function is called.
+// every account whose configuration is registered, changes or is deleted,
+// until the returned function is called.
 func (a *Accounts) Listen(f func(types.NamespacedName)) (stop func()) {
 	a.mu.Lock()
 	defer a.mu.Unlock()

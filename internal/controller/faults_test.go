@@ -186,12 +186,11 @@ var _ = Describe("Fault matrix", func() {
 			Entry("malformed JSON", cloudsim.Fault{Malformed: true}),
 		)
 
-		// Synced reports the last sync: an object notices that its account is
-		// unusable at its next sync (here refreshInterval 10s, or a sync-now),
-		// which then costs no cloud call.
+		// An account that stops being usable turns its objects AccountNotReady
+		// at once (their 5m interval is far off), without a cloud call.
 		It("stops calling the cloud when the credentials Secret is deleted, keeping the data, and resumes when it is back", func() {
-			ws := newWorkspace("ws", 10*time.Second)
-			tok := newToken("tok", 10*time.Second)
+			ws := newWorkspace("ws", 0)
+			tok := newToken("tok", 0)
 			var creds corev1.Secret
 			Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "creds"}, &creds)).To(Succeed())
 			Expect(k8sClient.Delete(ctx, &creds)).To(Succeed())
@@ -237,8 +236,8 @@ var _ = Describe("Fault matrix", func() {
 		})
 
 		It("stops calling the cloud when the account is deleted, keeping data and Secrets", func() {
-			ws := newWorkspace("ws", 10*time.Second)
-			tok := newToken("tok", 10*time.Second)
+			ws := newWorkspace("ws", 0)
+			tok := newToken("tok", 0)
 			Expect(k8sClient.Delete(ctx, &v1alpha1.CloudAccount{ObjectMeta: objMeta(ns, "acct")})).To(Succeed())
 			for _, o := range []v1alpha1.Mirrored{ws, tok} {
 				Eventually(condition(o, v1alpha1.ConditionSynced), 15*time.Second).Should(And(
