@@ -11,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1alpha1 "github.com/cloudmirror-io/modelarts-operator/api/v1alpha1"
@@ -233,6 +234,26 @@ var _ = Describe("Fault matrix", func() {
 			creds.Data = akskData()
 			Expect(k8sClient.Update(ctx, &creds)).To(Succeed())
 			Eventually(condition(ws, v1alpha1.ConditionSynced)).Should(haveCondition(metav1.ConditionTrue, v1alpha1.ReasonSynced))
+		})
+
+		It("syncs its objects once, at once, when the account's spec changes while it stays Ready", func() {
+			ws := newWorkspace("ws", 0)
+			tok := newToken("tok", 0)
+			wb, tb := wsCalls(), tokCalls()
+			// Its status changes only in observedGeneration, which no dependent
+			// watches: the registry's change notice is what reaches them.
+			var account v1alpha1.CloudAccount
+			Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "acct"}, &account)).To(Succeed())
+			patch := client.MergeFrom(account.DeepCopy())
+			account.Spec.RequestsPerSecond = ptr.To[int32](20)
+			Expect(k8sClient.Patch(ctx, &account, patch)).To(Succeed())
+			delta := func() []int { return []int{wsCalls() - wb, tokCalls() - tb} }
+			Eventually(delta).Should(Equal([]int{1, 1}), "each object synced with the new configuration, long before its 5m interval")
+			Consistently(delta, 2*time.Second, 200*time.Millisecond).Should(Equal([]int{1, 1}), "once")
+			for _, o := range []v1alpha1.Mirrored{ws, tok} {
+				Expect(meta.FindStatusCondition(fetch(o).(v1alpha1.Mirrored).Sync().Conditions, v1alpha1.ConditionSynced)).To(
+					haveCondition(metav1.ConditionTrue, v1alpha1.ReasonSynced))
+			}
 		})
 
 		It("stops calling the cloud when the account is deleted, keeping data and Secrets", func() {
