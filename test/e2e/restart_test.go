@@ -13,26 +13,29 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1alpha1 "github.com/cloudmirror-io/modelarts-operator/api/v1alpha1"
 	"github.com/cloudmirror-io/modelarts-operator/internal/cloudsim"
 )
 
-// secretWatcher watches every Secret in a namespace for the whole test and
-// records each time one that held a token is deleted or loses it.
+// secretWatcher watches the operator's Secrets in a namespace for the whole
+// test and records each time one that held data is deleted or emptied (a key
+// gone or blank).
 type secretWatcher struct {
 	mu         sync.Mutex
 	had        map[string]bool
+	keys       map[string]int // non-empty keys each Secret held at the most
 	violations []string
 }
 
-func watchSecrets(t *testing.T, ns, key string) *secretWatcher {
+func watchSecrets(t *testing.T, ns string) *secretWatcher {
 	t.Helper()
 	cs, err := kubernetes.NewForConfig(adminCfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &secretWatcher{had: map[string]bool{}}
+	w := &secretWatcher{had: map[string]bool{}, keys: map[string]int{}}
 	lw := &cache.ListWatch{
 		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
 			return cs.CoreV1().Secrets(ns).List(ctx, o)
@@ -51,17 +54,23 @@ func watchSecrets(t *testing.T, ns, key string) *secretWatcher {
 				s, _ = tomb.Obj.(*corev1.Secret)
 			}
 		}
-		if s == nil {
-			return
+		if s == nil || (!w.had[s.Name] && s.Labels[v1alpha1.LabelManagedBy] != v1alpha1.ManagedByValue) {
+			return // not (yet) one of the operator's Secrets
 		}
-		has := len(s.Data[key]) > 0
+		filled := 0
+		for _, v := range s.Data {
+			if len(v) > 0 {
+				filled++
+			}
+		}
 		switch {
 		case deleted && w.had[s.Name]:
 			w.violations = append(w.violations, fmt.Sprintf("%s: deleted at %s", s.Name, time.Now().Format(time.StampMilli)))
-		case !has && w.had[s.Name]:
-			w.violations = append(w.violations, fmt.Sprintf("%s: emptied at %s", s.Name, time.Now().Format(time.StampMilli)))
-		case has:
+		case filled < w.keys[s.Name]:
+			w.violations = append(w.violations, fmt.Sprintf("%s: %d of %d keys left at %s", s.Name, filled, w.keys[s.Name], time.Now().Format(time.StampMilli)))
+		case filled > 0:
 			w.had[s.Name] = true
+			w.keys[s.Name] = filled
 		}
 	}
 	_, _ = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
@@ -88,16 +97,18 @@ func (w *secretWatcher) check(t *testing.T) {
 }
 
 // TestRestartMidConvergence stops the manager while it is converging 500
-// objects and starts a new one: every object converges, and no Secret that
-// held a token is ever deleted or emptied.
+// DevEnvironmentTokens (and ServiceAppAuths and RomaApps with Secrets of
+// their own) and starts a new one: every object converges, and no Secret
+// that held data is ever deleted or emptied.
 func TestRestartMidConvergence(t *testing.T) {
-	const ns, n = "restart", 500
+	const ns, n, others = "restart", 500, 20
 	newNamespace(t, ns)
-	w := watchSecrets(t, ns, "token")
+	w := watchSecrets(t, ns)
 	// Slow the cloud a little so the first manager is stopped mid-way.
 	sim.SetLatency(40 * time.Millisecond)
 	t.Cleanup(func() { sim.SetLatency(0) })
 	createTokens(t, ns, n)
+	appSecrets := createAppObjects(t, ns, others)
 	start := time.Now()
 
 	// The first manager does not release its Lease, as after a crash: the
@@ -136,10 +147,67 @@ func TestRestartMidConvergence(t *testing.T) {
 			t.Errorf("%s: Secret holds the wrong token", o.Name)
 		}
 	}
-	// The watch must have seen every Secret with its token (else it proves
+	eventually(t, 30*time.Second, "every ServiceAppAuth and RomaApp Ready with its Secret", func() bool {
+		return readyAppObjects(t, ns) == 2*others
+	})
+	for _, name := range appSecrets {
+		var s corev1.Secret
+		if err := k8s.Get(context.Background(), clientKey(ns, name), &s); err != nil {
+			t.Errorf("%s: %v", name, err)
+		} else if len(s.Data["app_key"]) == 0 {
+			t.Errorf("%s: no app_key", name)
+		}
+	}
+	// The watch must have seen every Secret with data (else it proves
 	// nothing), and no loss.
-	eventually(t, 10*time.Second, "the watch to see every Secret holding the token", func() bool { return w.seen() == n })
+	eventually(t, 10*time.Second, "the watch to see every Secret holding data", func() bool { return w.seen() == n+2*others })
 	w.check(t)
+}
+
+// createAppObjects creates n ServiceAppAuths and n RomaApps, each with a
+// Secret of its own, and returns those Secrets' names.
+func createAppObjects(t *testing.T, ns string, n int) []string {
+	t.Helper()
+	account := v1alpha1.MirrorSpec{AccountRef: v1alpha1.LocalObjectReference{Name: "acct"}}
+	var secrets []string
+	for i := range n {
+		saa := &v1alpha1.ServiceAppAuth{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: fmt.Sprintf("svc-%02d", i)},
+			Spec: v1alpha1.ServiceAppAuthSpec{MirrorSpec: account, ServiceID: cloudsim.DefaultServiceID, SecretName: fmt.Sprintf("svc-%02d-apps", i)}}
+		roma := &v1alpha1.RomaApp{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: fmt.Sprintf("roma-%02d", i)},
+			Spec: v1alpha1.RomaAppSpec{MirrorSpec: account, InstanceID: cloudsim.DefaultRomaInstanceID, AppID: cloudsim.DefaultRomaAppID,
+				SecretName: fmt.Sprintf("roma-%02d-key", i)}}
+		for _, o := range []client.Object{saa, roma} {
+			if err := k8s.Create(context.Background(), o); err != nil {
+				t.Fatal(err)
+			}
+		}
+		secrets = append(secrets, saa.Spec.SecretName, roma.Spec.SecretName)
+	}
+	return secrets
+}
+
+// readyAppObjects counts the Ready and Synced ServiceAppAuths and RomaApps in ns.
+func readyAppObjects(t *testing.T, ns string) int {
+	t.Helper()
+	var saas v1alpha1.ServiceAppAuthList
+	var romas v1alpha1.RomaAppList
+	for _, l := range []client.ObjectList{&saas, &romas} {
+		if err := k8s.List(context.Background(), l, client.InNamespace(ns)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n := 0
+	for _, o := range saas.Items {
+		if isTrue(o.Status.Conditions, v1alpha1.ConditionReady) && isTrue(o.Status.Conditions, v1alpha1.ConditionSynced) {
+			n++
+		}
+	}
+	for _, o := range romas.Items {
+		if isTrue(o.Status.Conditions, v1alpha1.ConditionReady) && isTrue(o.Status.Conditions, v1alpha1.ConditionSynced) {
+			n++
+		}
+	}
+	return n
 }
 
 // seen is how many Secrets the watch has seen holding the token.
