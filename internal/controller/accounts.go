@@ -40,14 +40,16 @@ func NewAccounts(pool *cloudclient.Pool) *Accounts {
 // Pool is the shared client pool.
 func (a *Accounts) Pool() *cloudclient.Pool { return a.pool }
 
-// Set records the configuration of a Ready account. When it differs from
-// the registered one (a fixed Secret, a new endpoint), the revision moves and
-// the listeners hear of it: the account's status may not change at all, so
-// no CloudAccount event would tell dependents to sync with it.
+// Set records the configuration of a Ready account. When what it reads or
+// how it signs differs from the registered one (a fixed Secret, a new
+// endpoint), the revision moves and the listeners hear of it: the account's
+// status may not change at all, so no CloudAccount event would tell
+// dependents to sync with it. A new rate limit alone applies from the next
+// call on, without a sync of every dependent.
 func (a *Accounts) Set(key types.NamespacedName, cfg cloudclient.Config) {
 	a.mu.Lock()
 	old, had := a.configs[key]
-	changed := !had || !reflect.DeepEqual(old, cfg)
+	changed := !had || !reflect.DeepEqual(withoutRateLimit(old), withoutRateLimit(cfg))
 	a.configs[key] = cfg
 	if changed {
 		a.counter++
@@ -58,6 +60,11 @@ func (a *Accounts) Set(key types.NamespacedName, cfg cloudclient.Config) {
 	for _, l := range listeners {
 		l(key)
 	}
+}
+
+func withoutRateLimit(cfg cloudclient.Config) cloudclient.Config {
+	cfg.RequestsPerSecond, cfg.Burst = 0, 0
+	return cfg
 }
 
 // Delete forgets an account that is gone or no longer Ready; listeners hear
@@ -117,14 +124,16 @@ func (a *Accounts) Registered(key types.NamespacedName) bool {
 	return ok
 }
 
-// Client returns the cloud client of a Ready account, or ErrAccountNotReady.
-func (a *Accounts) Client(key types.NamespacedName) (*cloudclient.Client, cloudclient.Config, error) {
+// Client returns the cloud client of a Ready account and the revision of the
+// configuration it was made from, or ErrAccountNotReady.
+func (a *Accounts) Client(key types.NamespacedName) (*cloudclient.Client, uint64, error) {
 	a.mu.RLock()
 	cfg, ok := a.configs[key]
+	revision := a.revisions[key]
 	a.mu.RUnlock()
 	if !ok {
-		return nil, cloudclient.Config{}, ErrAccountNotReady
+		return nil, 0, ErrAccountNotReady
 	}
 	c, err := a.pool.Client(cfg)
-	return c, cfg, err
+	return c, revision, err
 }

@@ -10,7 +10,7 @@ import (
 )
 
 // TestAccountsRevisionAndListeners: the revision moves exactly when the
-// registered configuration changes, never repeats after a re-registration,
+// registered configuration changes (other than its rate limit), never repeats after a re-registration,
 // and listeners hear of every change and deletion, not of a same-config Set.
 func TestAccountsRevisionAndListeners(t *testing.T) {
 	a := NewAccounts(cloudclient.NewPool(cloudclient.Options{}))
@@ -27,6 +27,15 @@ func TestAccountsRevisionAndListeners(t *testing.T) {
 	a.Set(key, cfg)
 	if a.Revision(key) != r1 {
 		t.Error("the same configuration again moved the revision")
+	}
+	limited := cfg
+	limited.RequestsPerSecond, limited.Burst = 2, 4
+	a.Set(key, limited)
+	if a.Revision(key) != r1 {
+		t.Error("a new rate limit alone moved the revision")
+	}
+	if _, rev, err := a.Client(key); err != nil || rev != r1 {
+		t.Errorf("Client: revision %d, %v; want %d", rev, err, r1)
 	}
 	fixed := cfg
 	fixed.Credentials.SecretKey = "sk2"

@@ -41,6 +41,14 @@ type CloudAccountReconciler struct {
 
 	mu       sync.Mutex
 	failures map[types.NamespacedName]int // consecutive transient failures, for backoff
+	// registered is, per account in Accounts, the generation and status of
+	// the check that registered it: what a transient failure keeps showing.
+	registered map[types.NamespacedName]registration
+}
+
+type registration struct {
+	generation int64
+	status     v1alpha1.CloudAccountStatus
 }
 
 // +kubebuilder:rbac:groups=modelarts.cloudmirror.io,resources=cloudaccounts,verbs=get;list;watch
@@ -57,6 +65,7 @@ func (r *CloudAccountReconciler) Reconcile(ctx context.Context, req ctrl.Request
 			r.Secrets.Forget(req.NamespacedName)
 			r.mu.Lock()
 			delete(r.failures, req.NamespacedName) // a re-created account starts its backoff afresh
+			delete(r.registered, req.NamespacedName)
 			r.mu.Unlock()
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
@@ -65,34 +74,29 @@ func (r *CloudAccountReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	check := r.check(ctx, &account)
 
 	status := &account.Status
-	// A transient failure (IAM briefly down) keeps the last good
-	// configuration, its cached token and the status that describes them,
-	// as long as that configuration is for the current spec.
-	keepRegistered := check.retryable != nil && r.Accounts.Registered(req.NamespacedName) &&
-		status.ObservedGeneration == account.Generation
-	switch {
-	case check.ready:
-		r.Accounts.Set(req.NamespacedName, check.config)
-	case keepRegistered:
-	default:
-		r.Accounts.Delete(req.NamespacedName)
-	}
-	if !keepRegistered {
-		status.ObservedGeneration = account.Generation
-		status.AuthMethod = string(check.method)
-		status.TokenExpiresAt = nil
-		if !check.tokenExpiresAt.IsZero() {
-			status.TokenExpiresAt = &metav1.Time{Time: check.tokenExpiresAt.Truncate(time.Second)}
-		}
-		status.Endpoints = &v1alpha1.ResolvedEndpoints{IAM: check.endpoints.IAM, ModelArts: check.endpoints.ModelArts, ROMA: check.endpoints.ROMA}
-		readyStatus := metav1.ConditionFalse
+	if kept, ok := r.keptStatus(req.NamespacedName, account.Generation, check); ok {
+		// A transient failure (IAM briefly down) keeps the last good
+		// configuration, its cached token and the status that describes
+		// them (even if that status's own write had failed).
+		*status = kept
+	} else {
+		setAccountStatus(&account, check)
+		r.mu.Lock()
 		if check.ready {
-			readyStatus = metav1.ConditionTrue
+			if r.registered == nil {
+				r.registered = map[types.NamespacedName]registration{}
+			}
+			r.registered[req.NamespacedName] = registration{generation: account.Generation, status: *status.DeepCopy()}
+		} else {
+			delete(r.registered, req.NamespacedName)
 		}
-		meta.SetStatusCondition(&status.Conditions, metav1.Condition{
-			Type: v1alpha1.ConditionReady, Status: readyStatus, Reason: check.reason, Message: check.message,
-			ObservedGeneration: account.Generation,
-		})
+		r.mu.Unlock()
+		// Outside r.mu: the registry tells the dependents' controllers.
+		if check.ready {
+			r.Accounts.Set(req.NamespacedName, check.config)
+		} else {
+			r.Accounts.Delete(req.NamespacedName)
+		}
 	}
 
 	if !equality.Semantic.DeepEqual(before, status) {
@@ -114,6 +118,45 @@ func (r *CloudAccountReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	delete(r.failures, req.NamespacedName)
 	r.mu.Unlock()
 	return ctrl.Result{RequeueAfter: r.recheckAfter(check)}, nil
+}
+
+// keptStatus is the status to keep through check's transient failure: that
+// of the registration serving the current generation, as long as the token
+// it reported has not expired. ok is false when the check is to be reported.
+func (r *CloudAccountReconciler) keptStatus(key types.NamespacedName, generation int64, check accountCheck) (v1alpha1.CloudAccountStatus, bool) {
+	if check.retryable == nil || !r.Accounts.Registered(key) {
+		return v1alpha1.CloudAccountStatus{}, false
+	}
+	r.mu.Lock()
+	reg, ok := r.registered[key]
+	r.mu.Unlock()
+	if !ok || reg.generation != generation {
+		return v1alpha1.CloudAccountStatus{}, false // registered for an older spec: report the failure
+	}
+	if t := reg.status.TokenExpiresAt; t != nil && !time.Now().Before(t.Time) {
+		return v1alpha1.CloudAccountStatus{}, false // the token it served with is gone too
+	}
+	return *reg.status.DeepCopy(), true
+}
+
+// setAccountStatus writes check's outcome into the account's status.
+func setAccountStatus(account *v1alpha1.CloudAccount, check accountCheck) {
+	status := &account.Status
+	status.ObservedGeneration = account.Generation
+	status.AuthMethod = string(check.method)
+	status.TokenExpiresAt = nil
+	if !check.tokenExpiresAt.IsZero() {
+		status.TokenExpiresAt = &metav1.Time{Time: check.tokenExpiresAt.Truncate(time.Second)}
+	}
+	status.Endpoints = &v1alpha1.ResolvedEndpoints{IAM: check.endpoints.IAM, ModelArts: check.endpoints.ModelArts, ROMA: check.endpoints.ROMA}
+	readyStatus := metav1.ConditionFalse
+	if check.ready {
+		readyStatus = metav1.ConditionTrue
+	}
+	meta.SetStatusCondition(&status.Conditions, metav1.Condition{
+		Type: v1alpha1.ConditionReady, Status: readyStatus, Reason: check.reason, Message: check.message,
+		ObservedGeneration: account.Generation,
+	})
 }
 
 // retryAfter honours the cloud's Retry-After when throttled, and otherwise

@@ -11,7 +11,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1alpha1 "github.com/cloudmirror-io/modelarts-operator/api/v1alpha1"
@@ -236,7 +235,7 @@ var _ = Describe("Fault matrix", func() {
 			Eventually(condition(ws, v1alpha1.ConditionSynced)).Should(haveCondition(metav1.ConditionTrue, v1alpha1.ReasonSynced))
 		})
 
-		It("syncs its objects once, at once, when the account's spec changes while it stays Ready", func() {
+		It("syncs its objects once, at once, when the account's endpoint changes while it stays Ready", func() {
 			ws := newWorkspace("ws", 0)
 			tok := newToken("tok", 0)
 			wb, tb := wsCalls(), tokCalls()
@@ -245,7 +244,8 @@ var _ = Describe("Fault matrix", func() {
 			var account v1alpha1.CloudAccount
 			Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "acct"}, &account)).To(Succeed())
 			patch := client.MergeFrom(account.DeepCopy())
-			account.Spec.RequestsPerSecond = ptr.To[int32](20)
+			// The same simulator under another name: a new endpoint.
+			account.Spec.Endpoints.ModelArts = strings.Replace(simServer.URL, "127.0.0.1", "localhost", 1)
 			Expect(k8sClient.Patch(ctx, &account, patch)).To(Succeed())
 			delta := func() []int { return []int{wsCalls() - wb, tokCalls() - tb} }
 			Eventually(delta).Should(Equal([]int{1, 1}), "each object synced with the new configuration, long before its 5m interval")

@@ -150,9 +150,7 @@ func (r *MirrorReconciler[T, D]) Reconcile(ctx context.Context, req ctrl.Request
 		return ctrl.Result{RequeueAfter: wait}, nil
 	}
 
-	// Read before the sync: a change during it leaves the object due again.
-	accountRevision := r.Accounts.Revision(accountKeyOf(obj))
-	next, outcome := r.sync(ctx, obj, now)
+	next, outcome, accountRevision := r.sync(ctx, obj, now)
 	succeeded := outcome == syncSucceeded
 	r.record(req.NamespacedName, obj, now, next, outcome, accountRevision)
 	result, err := r.writeStatus(ctx, before, obj, now, succeeded)
@@ -162,7 +160,7 @@ func (r *MirrorReconciler[T, D]) Reconcile(ctx context.Context, req ctrl.Request
 		// write that keeps failing does not make a cloud call every few
 		// milliseconds at the workqueue's pace.
 		logf.FromContext(ctx).Error(err, "writing status failed; retrying")
-		return ctrl.Result{RequeueAfter: r.statusWriteFailed(req.NamespacedName, obj, now)}, nil
+		return ctrl.Result{RequeueAfter: r.statusWriteFailed(req.NamespacedName, obj, now, outcome)}, nil
 	}
 	if succeeded {
 		// Only now is the sync complete: the backoff starts afresh.
@@ -184,19 +182,20 @@ const (
 )
 
 // sync makes the cloud call and maps the outcome onto obj; it returns when
-// the next sync is due and how this one ended.
-func (r *MirrorReconciler[T, D]) sync(ctx context.Context, obj T, now time.Time) (time.Duration, syncOutcome) {
+// the next sync is due, how this one ended, and the revision of the account
+// configuration it used (0 for none).
+func (r *MirrorReconciler[T, D]) sync(ctx context.Context, obj T, now time.Time) (time.Duration, syncOutcome, uint64) {
 	interval := r.refreshInterval(obj)
 	log := logf.FromContext(ctx)
 
-	c, err := r.accountClient(ctx, obj)
+	c, revision, err := r.accountClient(ctx, obj)
 	if err != nil {
 		if errors.Is(err, errAccountRegistering) {
-			return accountRegisterWait, syncAwaitingAccount
+			return accountRegisterWait, syncAwaitingAccount, 0
 		}
 		r.fail(obj, v1alpha1.ReasonAccountNotReady, err.Error())
 		syncsTotal.WithLabelValues(r.Kind.Name(), v1alpha1.ReasonAccountNotReady).Inc()
-		return min(interval, accountNotReadyRetry), syncAwaitingAccount
+		return min(interval, accountNotReadyRetry), syncAwaitingAccount, 0
 	}
 
 	// Check the owned Secret before the cloud call: a Secret controlled by
@@ -210,12 +209,12 @@ func (r *MirrorReconciler[T, D]) sync(ctx context.Context, obj T, now time.Time)
 			r.fail(obj, v1alpha1.ReasonSecretConflict, fmt.Sprintf(
 				"Secret %q exists and is not controlled by this object; it is left untouched", secretName))
 			syncsTotal.WithLabelValues(r.Kind.Name(), v1alpha1.ReasonSecretConflict).Inc()
-			return jitter(interval), syncFailed
+			return jitter(interval), syncFailed, revision
 		}
 		if err != nil {
 			r.fail(obj, v1alpha1.ReasonCloudError, "cannot read Secret "+secretName)
 			log.Error(err, "reading Secret failed", "secret", secretName)
-			return r.backoff(obj, interval), syncFailed
+			return r.backoff(obj, interval), syncFailed, revision
 		}
 	}
 
@@ -225,7 +224,7 @@ func (r *MirrorReconciler[T, D]) sync(ctx context.Context, obj T, now time.Time)
 		r.fail(obj, reason, failureMessage(err))
 		syncsTotal.WithLabelValues(r.Kind.Name(), reason).Inc()
 		log.V(1).Info("sync failed", "reason", reason, "error", err.Error())
-		return r.retryAfter(obj, err, interval), syncFailed
+		return r.retryAfter(obj, err, interval), syncFailed, revision
 	}
 
 	// Apply maps onto obj; if the Secret cannot be written, obj goes back to
@@ -242,11 +241,11 @@ func (r *MirrorReconciler[T, D]) sync(ctx context.Context, obj T, now time.Time)
 			if apierrors.IsAlreadyExists(err) {
 				r.fail(obj, v1alpha1.ReasonSecretConflict, fmt.Sprintf(
 					"Secret %q exists and is not controlled by this object; it is left untouched", secretName))
-				return jitter(interval), syncFailed
+				return jitter(interval), syncFailed, revision
 			}
 			r.fail(obj, v1alpha1.ReasonCloudError, "cannot write Secret "+secretName)
 			log.Error(err, "writing Secret failed", "secret", secretName)
-			return r.backoff(obj, interval), syncFailed
+			return r.backoff(obj, interval), syncFailed, revision
 		}
 		r.rememberSecret(client.ObjectKeyFromObject(obj), applied.SecretData)
 	}
@@ -261,7 +260,7 @@ func (r *MirrorReconciler[T, D]) sync(ctx context.Context, obj T, now time.Time)
 	st.SyncNowHandled = obj.GetAnnotations()[v1alpha1.AnnotationSyncNow]
 	syncsTotal.WithLabelValues(r.Kind.Name(), "success").Inc()
 	lastSuccess.WithLabelValues(r.Kind.Name(), obj.GetNamespace(), obj.GetName()).Set(float64(now.Unix()))
-	return jitter(interval), syncSucceeded
+	return jitter(interval), syncSucceeded, revision
 }
 
 // fail records a failed sync: Synced turns False with reason; mirrored data,
@@ -339,39 +338,44 @@ func (r *MirrorReconciler[T, D]) backoff(obj T, interval time.Duration) time.Dur
 		failures = rec.failures
 	}
 	r.mu.Unlock()
-	d := backoffBase << min(failures, 16)
-	return jitter(min(d, interval))
+	return backoffAfter(failures, interval)
+}
+
+// backoffAfter is the wait after a failure that follows failures others:
+// backoffBase doubled per earlier failure, capped at interval, with jitter.
+func backoffAfter(failures int, interval time.Duration) time.Duration {
+	return jitter(min(backoffBase<<min(max(failures, 0), 16), interval))
 }
 
 var errAccountRegistering = errors.New("account is Ready but not yet registered")
 
-// accountClient returns the account's cloud client, or an error whose text
-// says why the account cannot be used.
-func (r *MirrorReconciler[T, D]) accountClient(ctx context.Context, obj T) (*cloudclient.Client, error) {
+// accountClient returns the account's cloud client and its configuration's
+// revision, or an error whose text says why the account cannot be used.
+func (r *MirrorReconciler[T, D]) accountClient(ctx context.Context, obj T) (*cloudclient.Client, uint64, error) {
 	key := accountKeyOf(obj)
-	c, _, err := r.Accounts.Client(key)
+	c, revision, err := r.Accounts.Client(key)
 	if err == nil {
-		return c, nil
+		return c, revision, nil
 	}
 	if !errors.Is(err, ErrAccountNotReady) {
-		return nil, fmt.Errorf("CloudAccount %q: %v", key.Name, err)
+		return nil, 0, fmt.Errorf("CloudAccount %q: %v", key.Name, err)
 	}
 	var account v1alpha1.CloudAccount
 	if err := r.Get(ctx, key, &account); err != nil {
 		if apierrors.IsNotFound(err) {
-			return nil, fmt.Errorf("accountRef: CloudAccount %q not found in namespace %q", key.Name, key.Namespace)
+			return nil, 0, fmt.Errorf("accountRef: CloudAccount %q not found in namespace %q", key.Name, key.Namespace)
 		}
-		return nil, fmt.Errorf("CloudAccount %q cannot be read", key.Name)
+		return nil, 0, fmt.Errorf("CloudAccount %q cannot be read", key.Name)
 	}
 	ready := meta.FindStatusCondition(account.Status.Conditions, v1alpha1.ConditionReady)
 	if ready == nil {
-		return nil, fmt.Errorf("CloudAccount %q has not been checked yet", key.Name)
+		return nil, 0, fmt.Errorf("CloudAccount %q has not been checked yet", key.Name)
 	}
 	if ready.Status == metav1.ConditionTrue {
 		// Its controller has not registered it in this process yet (just started).
-		return nil, errAccountRegistering
+		return nil, 0, errAccountRegistering
 	}
-	return nil, fmt.Errorf("CloudAccount %q is not Ready (%s): %s", key.Name, ready.Reason, ready.Message)
+	return nil, 0, fmt.Errorf("CloudAccount %q is not Ready (%s): %s", key.Name, ready.Reason, ready.Message)
 }
 
 // accountKeyOf names the CloudAccount obj uses (always in obj's namespace).
@@ -446,14 +450,18 @@ func (r *MirrorReconciler[T, D]) resetFailures(key types.NamespacedName) {
 
 // statusWriteFailed makes key due again after a backoff and counts a
 // failure; it returns that backoff.
-func (r *MirrorReconciler[T, D]) statusWriteFailed(key types.NamespacedName, obj T, now time.Time) time.Duration {
-	wait := r.backoff(obj, r.refreshInterval(obj))
+func (r *MirrorReconciler[T, D]) statusWriteFailed(key types.NamespacedName, obj T, now time.Time, outcome syncOutcome) time.Duration {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if rec, ok := r.records[key]; ok {
-		rec.nextSync = now.Add(wait)
+	rec, ok := r.records[key]
+	if !ok {
+		return backoffAfter(0, r.refreshInterval(obj))
+	}
+	if outcome != syncFailed { // a failed sync was counted already: one round, one failure
 		rec.failures++
 	}
+	wait := backoffAfter(rec.failures-1, r.refreshInterval(obj))
+	rec.nextSync = now.Add(wait)
 	return wait
 }
 
@@ -689,6 +697,9 @@ func (r *MirrorReconciler[T, D]) SetupWithManager(ctx context.Context, mgr ctrl.
 // Secret on an AK/SK account is still just CredentialsValid).
 func (r *MirrorReconciler[T, D]) accountConfigChanges(ctx context.Context, q workqueue.TypedRateLimitingInterface[ctrl.Request]) error {
 	stop := r.Accounts.Listen(func(key types.NamespacedName) {
+		if ctx.Err() != nil {
+			return // stopping: a notice taken just before stop() is not worth a log line
+		}
 		account := &v1alpha1.CloudAccount{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name}}
 		for _, req := range r.dependents(ctx, account) {
 			q.Add(req)
