@@ -198,12 +198,12 @@ func readyAppObjects(t *testing.T, ns string) int {
 	}
 	n := 0
 	for _, o := range saas.Items {
-		if isTrue(o.Status.Conditions, v1alpha1.ConditionReady) && isTrue(o.Status.Conditions, v1alpha1.ConditionSynced) {
+		if readyAndSynced(o.Status.Conditions) {
 			n++
 		}
 	}
 	for _, o := range romas.Items {
-		if isTrue(o.Status.Conditions, v1alpha1.ConditionReady) && isTrue(o.Status.Conditions, v1alpha1.ConditionSynced) {
+		if readyAndSynced(o.Status.Conditions) {
 			n++
 		}
 	}

@@ -23,6 +23,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes"
@@ -371,20 +372,16 @@ func readyTokens(t *testing.T, ns string) int {
 	}
 	n := 0
 	for _, o := range list.Items {
-		if isTrue(o.Status.Conditions, v1alpha1.ConditionReady) && isTrue(o.Status.Conditions, v1alpha1.ConditionSynced) {
+		if readyAndSynced(o.Status.Conditions) {
 			n++
 		}
 	}
 	return n
 }
 
-func isTrue(conds []metav1.Condition, t string) bool {
-	for _, c := range conds {
-		if c.Type == t {
-			return c.Status == metav1.ConditionTrue
-		}
-	}
-	return false
+// readyAndSynced says whether conditions report the object Ready and Synced.
+func readyAndSynced(conds []metav1.Condition) bool {
+	return meta.IsStatusConditionTrue(conds, v1alpha1.ConditionReady) && meta.IsStatusConditionTrue(conds, v1alpha1.ConditionSynced)
 }
 
 // managedSecrets counts the operator's Secrets in ns holding a token.
