@@ -72,35 +72,9 @@ fi
 # 3b. kube-apiserver and kubectl built from the Go module proxy.
 if [ ! -x "$ASSETS/kube-apiserver" ] || [ ! -x "$ASSETS/kubectl" ]; then
   log "building kube-apiserver and kubectl v${K8S_VERSION} from the Go module proxy (first build takes about 10 minutes on 2 cores)"
-  work="$(mktemp -d)"
-  trap 'rm -rf "$work"' EXIT
-  minor="${K8S_VERSION#*.}"
-  staging_version="v0.${minor}"
-  (
-    cd "$work"
-    go mod init envtest-build >/dev/null 2>&1
-    go mod edit -require="k8s.io/kubernetes@v${K8S_VERSION}"
-    gomod="$(go mod download -json "k8s.io/kubernetes@v${K8S_VERSION}" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')"
-    # k8s.io/kubernetes replaces its staging modules with local paths; point them at released versions.
-    grep -oE '^\s*k8s.io/[a-z0-9-]+ => \./staging' "$gomod" | awk '{print $1}' | while read -r m; do
-      go mod edit -replace="${m}=${m}@${staging_version}"
-    done
-    cat > tools.go <<'GO'
-//go:build tools
-
-package tools
-
-import (
-	_ "k8s.io/kubernetes/cmd/kube-apiserver"
-	_ "k8s.io/kubectl/pkg/cmd"
-)
-GO
-    GOFLAGS=-mod=mod go mod tidy -e >&2 2>/dev/null || true
-    ldflags="-s -w -X k8s.io/component-base/version.gitVersion=v${K8S_VERSION} -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=${minor%%.*}"
-    CGO_ENABLED=0 GOFLAGS=-mod=mod go build -ldflags "$ldflags" -o "$ASSETS/kube-apiserver" k8s.io/kubernetes/cmd/kube-apiserver
-    log "kube-apiserver built; building kubectl"
-    CGO_ENABLED=0 GOFLAGS=-mod=mod go build -ldflags "$ldflags" -o "$ASSETS/kubectl" k8s.io/kubernetes/cmd/kubectl
-  ) >&2
+  start=$SECONDS
+  "$REPO_ROOT/hack/lib/build-k8s.sh" "$K8S_VERSION" "$ASSETS" kube-apiserver kubectl >&2
+  log "kube-apiserver and kubectl built in $((SECONDS - start))s"
 fi
 
 complete "$ASSETS" || { log "incomplete assets in $ASSETS"; exit 1; }
