@@ -8,11 +8,16 @@ LOCALBIN ?= $(shell pwd)/bin
 CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen
 GOLANGCI_LINT ?= $(LOCALBIN)/golangci-lint
 KUSTOMIZE ?= $(LOCALBIN)/kustomize
+HELM ?= $(LOCALBIN)/helm
 
 CONTROLLER_TOOLS_VERSION ?= v0.23.0
 GOLANGCI_LINT_VERSION ?= v2.15.0
 # v5.8.3 needs Go >= 1.27; v5.8.2 is the newest that builds with the go.mod toolchain (1.26).
 KUSTOMIZE_VERSION ?= v5.8.2
+HELM_VERSION ?= v4.3.2
+
+# The images `make image` builds into the cluster's containerd (no registry).
+CLUSTER_IMG ?= localhost/modelarts-operator:dev
 
 # Packages whose tests need a control plane are found through KUBEBUILDER_ASSETS.
 GO_TEST_FLAGS ?= -count=1 -timeout 30m
@@ -32,8 +37,12 @@ help: ## Display this help.
 ##@ Development
 
 .PHONY: manifests
-manifests: controller-gen ## Generate CRDs and RBAC from the API types and markers.
+manifests: controller-gen ## Generate CRDs and RBAC from the API types and markers, and copy them into the Helm chart.
 	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="./..." output:crd:artifacts:config=config/crd/bases
+	@# The chart installs the same CRDs and manager rules; a test checks the rest of it against config/.
+	rm -f charts/modelarts-operator/crds/*.yaml
+	cp config/crd/bases/*.yaml charts/modelarts-operator/crds/
+	cp config/rbac/role.yaml charts/modelarts-operator/files/manager-role.yaml
 
 .PHONY: generate
 generate: controller-gen ## Generate DeepCopy methods.
@@ -52,10 +61,10 @@ lint: golangci-lint ## Run golangci-lint.
 	$(GOLANGCI_LINT) run
 
 .PHONY: test
-test: manifests generate fmt vet build-installer ## Run all tests: unit tests, fuzz seed corpora and the envtest suites (one dry-run applies dist/install.yaml).
+test: manifests generate fmt vet build-installer helm ## Run all tests: unit tests, fuzz seed corpora, the envtest suites (one dry-run applies dist/install.yaml) and the Helm chart's lint and render checks.
 	@assets="$$(ENVTEST_K8S_VERSION=$(ENVTEST_K8S_VERSION) hack/setup-envtest.sh)"; \
 	echo "KUBEBUILDER_ASSETS=$$assets"; \
-	KUBEBUILDER_ASSETS="$$assets" go test $(GO_TEST_FLAGS) ./... -coverprofile cover.out
+	KUBEBUILDER_ASSETS="$$assets" HELM="$(HELM)" KUSTOMIZE="$(KUSTOMIZE)" go test $(GO_TEST_FLAGS) ./... -coverprofile cover.out
 
 .PHONY: fuzz
 fuzz: ## Run every Fuzz* test for FUZZTIME each (default 30s); `make test` runs only their seed corpora.
@@ -87,6 +96,30 @@ bench: build ## Benchmark the operator (N objects per kind, default 1000) agains
 	@assets="$$(ENVTEST_K8S_VERSION=$(ENVTEST_K8S_VERSION) hack/setup-envtest.sh)"; \
 	KUBEBUILDER_ASSETS="$$assets" go run ./hack/bench -n $(or $(N),1000) $(BENCH_ARGS)
 
+##@ Cluster (a real single-node Kubernetes on this machine; run as root)
+
+.PHONY: cluster
+cluster: ## Start a single-node cluster (etcd, API server, controller-manager, scheduler, containerd, kubelet, kube-proxy); kubeconfig at bin/cluster/kubeconfig.
+	hack/cluster/up.sh
+
+.PHONY: cluster-down
+cluster-down: ## Stop the cluster and remove everything it left on the machine.
+	hack/cluster/down.sh
+
+.PHONY: image
+image: ## Build the operator, simulator and consumer images and import them into the cluster's containerd.
+	MANAGER_IMAGE=$(CLUSTER_IMG) hack/cluster/images.sh manager cloudsim consumer
+
+.PHONY: test-cluster
+test-cluster: manifests kustomize helm cluster image ## Install the operator into the cluster (install.yaml, then Helm) and prove it as users run it.
+	@mkdir -p bin/cluster/install
+	@# dist/install.yaml as make build-installer writes it, with the cluster's image.
+	@printf 'resources:\n- ../../../config/default\nimages:\n- name: %s\n  newName: %s\n  newTag: %s\n' \
+		"$$(sed -n 's/^ *newName: //p' config/manager/kustomization.yaml)" "$(firstword $(subst :, ,$(CLUSTER_IMG)))" "$(lastword $(subst :, ,$(CLUSTER_IMG)))" > bin/cluster/install/kustomization.yaml
+	$(KUSTOMIZE) build bin/cluster/install > bin/cluster/install.yaml
+	MODELARTS_CLUSTER_KUBECONFIG=$(CURDIR)/bin/cluster/kubeconfig CLUSTER_IMG=$(CLUSTER_IMG) HELM="$(HELM)" \
+		KUBECTL="$$(readlink -f bin/k8s)/kubectl" go test -count=1 -timeout 40m -v ./test/cluster/ -ginkgo.v
+
 .PHONY: run
 run: manifests generate fmt vet ## Run the manager against the cluster in KUBECONFIG.
 	go run ./cmd
@@ -102,6 +135,12 @@ docker-build: ## Build the manager image (needs a Docker engine).
 	docker build -t $(IMG) .
 
 ##@ Tools
+
+.PHONY: helm
+helm: $(HELM) ## Install helm into bin/ (built from the Go module proxy).
+$(HELM): | $(LOCALBIN)
+	@start=$$(date +%s); GOBIN=$(LOCALBIN) go install helm.sh/helm/v4/cmd/helm@$(HELM_VERSION); \
+	echo "helm $(HELM_VERSION) built in $$(( $$(date +%s) - start ))s"
 
 $(LOCALBIN):
 	mkdir -p $(LOCALBIN)

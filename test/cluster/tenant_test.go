@@ -1,0 +1,244 @@
+package cluster
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	v1alpha1 "github.com/cloudmirror-io/modelarts-operator/api/v1alpha1"
+)
+
+// The sample objects the checks lean on (config/samples).
+const (
+	tokenName       = "notebook-token" // DevEnvironmentToken and its Secret
+	tokenInstanceID = "6fa459ea-ee8a-3ca4-894e-db77e160355e"
+	consumerName    = "notebook-client" // config/samples/pod_mounting_token.yaml
+	tokenMountPath  = "/var/run/modelarts/token"
+)
+
+// tenant is a namespace holding config/samples, pointed at the simulator.
+type tenant struct {
+	namespace string
+	objects   []*unstructured.Unstructured // every sample, Secrets included
+	appliedAt time.Time
+	logs      []string // operator logs collected so far
+	seen      [][]byte // every secret value seen, for the log scan
+}
+
+// decodeAll reads every object of a multi-document YAML stream.
+func decodeAll(raw []byte) []*unstructured.Unstructured {
+	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(raw), 4096)
+	var objs []*unstructured.Unstructured
+	for {
+		obj := &unstructured.Unstructured{}
+		err := dec.Decode(&obj.Object)
+		if errors.Is(err, io.EOF) {
+			return objs
+		}
+		Expect(err).NotTo(HaveOccurred())
+		if len(obj.Object) > 0 {
+			objs = append(objs, obj)
+		}
+	}
+}
+
+// applySamples creates the tenant namespace (restricted) and config/samples in
+// it, as a user would, with the accounts' endpoints at the in-cluster simulator
+// over TLS (its CA in caBundle, no allowInsecureHTTP).
+func applySamples(ctx context.Context, namespace string, sim *simulator) *tenant {
+	restrictedNamespace(ctx, namespace)
+	out, err := kubectl(ctx, "kustomize", filepath.Join(repoRoot, "config", "samples"))
+	Expect(err).NotTo(HaveOccurred())
+	t := &tenant{namespace: namespace, appliedAt: time.Now()}
+	for _, obj := range decodeAll([]byte(out)) {
+		obj.SetNamespace(namespace)
+		if obj.GetKind() == "CloudAccount" {
+			endpoints := map[string]any{"iam": sim.apiURL, "modelarts": sim.apiURL, "roma": sim.apiURL}
+			Expect(unstructured.SetNestedMap(obj.Object, endpoints, "spec", "endpoints")).To(Succeed())
+			Expect(unstructured.SetNestedField(obj.Object, string(sim.caPEM), "spec", "caBundle")).To(Succeed())
+			unstructured.RemoveNestedField(obj.Object, "spec", "allowInsecureHTTP")
+		}
+		Expect(k8s.Create(ctx, obj)).To(Succeed(), "creating %s %s", obj.GetKind(), obj.GetName())
+		t.objects = append(t.objects, obj)
+	}
+	return t
+}
+
+func (t *tenant) waitAllReady(ctx context.Context) {
+	for _, obj := range t.objects {
+		if obj.GetKind() == "Secret" {
+			continue
+		}
+		Eventually(func(g Gomega) {
+			live := &unstructured.Unstructured{}
+			live.SetGroupVersionKind(obj.GroupVersionKind())
+			g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(obj), live)).To(Succeed())
+			conds, _, _ := unstructured.NestedSlice(live.Object, "status", "conditions")
+			var ready string
+			for _, c := range conds {
+				if m, ok := c.(map[string]any); ok && m["type"] == "Ready" {
+					ready = fmt.Sprintf("%v: %v", m["status"], m["message"])
+				}
+			}
+			g.Expect(ready).To(HavePrefix("True"), "%s %s/%s", obj.GetKind(), t.namespace, obj.GetName())
+		}).WithContext(ctx).WithTimeout(2 * time.Minute).Should(Succeed())
+	}
+}
+
+func (t *tenant) secretValue(ctx context.Context, name, key string) string {
+	s := &corev1.Secret{}
+	Expect(k8s.Get(ctx, client.ObjectKey{Namespace: t.namespace, Name: name}, s)).To(Succeed())
+	Expect(s.Data).To(HaveKey(key))
+	t.seen = append(t.seen, s.Data[key])
+	return string(s.Data[key])
+}
+
+// startConsumer runs config/samples/pod_mounting_token.yaml with the consumer image.
+func (t *tenant) startConsumer(ctx context.Context) {
+	raw, err := os.ReadFile(filepath.Join(repoRoot, "config", "samples", "pod_mounting_token.yaml"))
+	Expect(err).NotTo(HaveOccurred())
+	pod := &corev1.Pod{}
+	Expect(utilyaml.Unmarshal(raw, pod)).To(Succeed())
+	pod.Namespace = t.namespace
+	pod.Spec.Containers[0].Image = consumerImage
+	pod.Spec.Containers[0].ImagePullPolicy = corev1.PullNever
+	Expect(k8s.Create(ctx, pod)).To(Succeed(), "the sample consumer Pod must pass the restricted Pod Security Standard")
+	Eventually(func(g Gomega) {
+		g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(pod), pod)).To(Succeed())
+		g.Expect(podReady(pod)).To(BeTrue(), podSummary(pod))
+	}).WithContext(ctx).WithTimeout(2 * time.Minute).Should(Succeed())
+}
+
+func (t *tenant) exec(ctx context.Context, script string) string {
+	out, err := kubectl(ctx, "-n", t.namespace, "exec", consumerName, "--", "sh", "-c", script)
+	Expect(err).NotTo(HaveOccurred())
+	return out
+}
+
+func (t *tenant) mountedToken(ctx context.Context) string {
+	return t.exec(ctx, "cat "+tokenMountPath)
+}
+
+func (t *tenant) envAppKey(ctx context.Context) string {
+	return t.exec(ctx, `printf %s "$ROMA_APP_KEY"`)
+}
+
+// rotateAndFollow rotates the sample token in the simulator, asks for a sync
+// at once (sync-now), and returns how long the Secret took to change and how
+// much longer the consumer's mounted file took to show the new token.
+func (t *tenant) rotateAndFollow(ctx context.Context, sim *simulator) (secretAfter, fileAfter time.Duration) {
+	before := t.secretValue(ctx, tokenName, "token")
+	start := time.Now()
+	sim.rotateToken(ctx, tokenInstanceID)
+	tok := &v1alpha1.DevEnvironmentToken{}
+	Expect(k8s.Get(ctx, client.ObjectKey{Namespace: t.namespace, Name: tokenName}, tok)).To(Succeed())
+	patch := client.MergeFrom(tok.DeepCopy())
+	if tok.Annotations == nil {
+		tok.Annotations = map[string]string{}
+	}
+	tok.Annotations[v1alpha1.AnnotationSyncNow] = time.Now().Format(time.RFC3339Nano)
+	Expect(k8s.Patch(ctx, tok, patch)).To(Succeed())
+
+	var after string
+	Eventually(func() string {
+		after = t.secretValue(ctx, tokenName, "token")
+		return after
+	}).WithContext(ctx).WithTimeout(time.Minute).WithPolling(200 * time.Millisecond).ShouldNot(Equal(before))
+	secretAfter = time.Since(start)
+
+	if !t.consumerRunning(ctx) {
+		return secretAfter, 0
+	}
+	changed := time.Now()
+	Eventually(func() string { return t.mountedToken(ctx) }).
+		WithContext(ctx).WithTimeout(3 * kubeletSyncPeriod).WithPolling(500 * time.Millisecond).Should(Equal(after))
+	return secretAfter, time.Since(changed)
+}
+
+func (t *tenant) consumerRunning(ctx context.Context) bool {
+	pod := &corev1.Pod{}
+	return k8s.Get(ctx, client.ObjectKey{Namespace: t.namespace, Name: consumerName}, pod) == nil && podReady(pod)
+}
+
+// deleteTokenAndWaitForGC deletes the DevEnvironmentToken; its Secret must go
+// with it through its ownerReference (the controller-manager's garbage collector).
+func (t *tenant) deleteTokenAndWaitForGC(ctx context.Context) {
+	secret := &corev1.Secret{}
+	key := client.ObjectKey{Namespace: t.namespace, Name: tokenName}
+	Expect(k8s.Get(ctx, key, secret)).To(Succeed())
+	owner := metav1.GetControllerOf(secret)
+	Expect(owner).NotTo(BeNil(), "the Secret has no controller ownerReference")
+	Expect(owner.Kind).To(Equal("DevEnvironmentToken"))
+	Expect(secret.Finalizers).To(BeEmpty())
+
+	tok := &v1alpha1.DevEnvironmentToken{}
+	Expect(k8s.Get(ctx, key, tok)).To(Succeed())
+	Expect(owner.UID).To(Equal(tok.UID))
+	start := time.Now()
+	Expect(k8s.Delete(ctx, tok, client.PropagationPolicy(metav1.DeletePropagationBackground))).To(Succeed())
+	Eventually(func() bool {
+		return apierrors.IsNotFound(k8s.Get(ctx, key, &corev1.Secret{}))
+	}).WithContext(ctx).WithTimeout(time.Minute).Should(BeTrue(), "the garbage collector did not delete the Secret")
+	measured("DevEnvironmentToken deleted: its Secret was garbage-collected after %s", time.Since(start).Round(100*time.Millisecond))
+}
+
+// collectOperatorLogs keeps every operator Pod's log (a deleted Pod's log is gone with it).
+func (t *tenant) collectOperatorLogs(ctx context.Context, in *installation) {
+	for _, pod := range operatorPods(ctx, in) {
+		out, err := kubectl(ctx, "-n", in.namespace, "logs", pod.Name, "--all-containers")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(out).NotTo(BeEmpty(), "pod %s has an empty log", pod.Name)
+		t.logs = append(t.logs, out)
+	}
+}
+
+// expectNoSecretInLogs scans the logs for every credential and Secret value
+// the tenant holds or held: the credentials, app keys, and each token seen.
+func (t *tenant) expectNoSecretInLogs() {
+	values := append([][]byte{}, t.seen...)
+	for _, obj := range t.objects {
+		if obj.GetKind() != "Secret" {
+			continue
+		}
+		data, _, _ := unstructured.NestedStringMap(obj.Object, "stringData")
+		for _, v := range data {
+			values = append(values, []byte(v))
+		}
+	}
+	Expect(values).NotTo(BeEmpty())
+	checked := 0
+	for _, v := range values {
+		if len(v) < 8 { // too short to tell apart from ordinary text
+			continue
+		}
+		checked++
+		for _, log := range t.logs {
+			Expect(strings.Contains(log, string(v))).To(BeFalse(), "an operator log holds a secret value")
+		}
+	}
+	Expect(checked).To(BeNumerically(">=", 4))
+	measured("log scan: %d secret values, %d operator logs (%d bytes), none found", checked, len(t.logs), totalLen(t.logs))
+}
+
+func totalLen(s []string) int {
+	n := 0
+	for _, x := range s {
+		n += len(x)
+	}
+	return n
+}
+
