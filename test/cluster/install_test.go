@@ -152,7 +152,7 @@ func proveInstallation(in *installation) {
 	It("hands over to the standby within the lease duration when the leader Pod is deleted, and keeps syncing", func(ctx SpecContext) {
 		samples.collectOperatorLogs(ctx, in) // the leader's logs go with its Pod
 		handover := deleteLeader(ctx, in)
-		measured("%s: leader Pod deleted, standby took the lease after %s (lease duration 15s)", in.name, handover.Round(100*time.Millisecond))
+		measured("%s: leader Pod deleted, another replica took the lease after %s (lease duration 15s)", in.name, handover.Round(100*time.Millisecond))
 		Expect(handover).To(BeNumerically("<", 15*time.Second))
 		secretAfter, _ := samples.rotateAndFollow(ctx, sim)
 		measured("%s: after the handover a rotated token reached its Secret in %s", in.name, secretAfter.Round(time.Millisecond))

@@ -40,3 +40,8 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- define "modelarts-operator.serviceAccountName" -}}
 {{- include "modelarts-operator.objectName" (list . "controller-manager") -}}
 {{- end -}}
+
+{{/* The port of a bind address such as ":8443" or "0.0.0.0:8443". */}}
+{{- define "modelarts-operator.port" -}}
+{{- regexReplaceAll ".*:" . "" | int -}}
+{{- end -}}
