@@ -32,6 +32,10 @@ if [ -d "$CLUSTER_DIR/pids" ]; then
   "$CLUSTER_REPO_ROOT/hack/cluster/down.sh" >/dev/null
 fi
 
+if curl -sk --max-time 2 -o /dev/null "https://$NODE_IP:$APISERVER_PORT/"; then
+  fail "an API server already answers on $NODE_IP:$APISERVER_PORT (another clone's cluster?); run its make cluster-down first"
+fi
+
 say "provisioning binaries and packages (cached after the first run)"
 NODE_BIN="$("$CLUSTER_REPO_ROOT/hack/cluster/provision.sh")"
 export PATH="$NODE_BIN:$PATH"

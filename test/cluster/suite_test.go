@@ -102,8 +102,7 @@ func helm(ctx context.Context, args ...string) (string, error) {
 	return run(ctx, envOr("HELM", "helm"), append([]string{"--kubeconfig", kubeconfig}, args...)...)
 }
 
-// step prints a line with how long the step took, so the numbers land in CI's log.
+// measured prints a measurement; make test-cluster runs with -ginkgo.v, so it lands in CI's log.
 func measured(format string, args ...any) {
 	GinkgoWriter.Printf("[cluster] "+format+"\n", args...)
-	fmt.Fprintf(os.Stderr, "[cluster] "+format+"\n", args...)
 }
