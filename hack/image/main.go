@@ -84,4 +84,3 @@ func run(args []string) error {
 	}
 	return tarball.WriteToFile(out, ref, img)
 }
-

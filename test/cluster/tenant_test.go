@@ -241,4 +241,3 @@ func totalLen(s []string) int {
 	}
 	return n
 }
-
