@@ -9,12 +9,15 @@ CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen
 GOLANGCI_LINT ?= $(LOCALBIN)/golangci-lint
 KUSTOMIZE ?= $(LOCALBIN)/kustomize
 HELM ?= $(LOCALBIN)/helm
+PROMTOOL ?= $(LOCALBIN)/promtool
 
 CONTROLLER_TOOLS_VERSION ?= v0.23.0
 GOLANGCI_LINT_VERSION ?= v2.15.0
 # v5.8.3 needs Go >= 1.27; v5.8.2 is the newest that builds with the go.mod toolchain (1.26).
 KUSTOMIZE_VERSION ?= v5.8.2
 HELM_VERSION ?= v4.3.2
+# Prometheus v3.x is published to the module proxy as v0.3xx.y (v0.316.0 = v3.16.0).
+PROMTOOL_VERSION ?= v0.316.0
 
 # The images `make image` builds into the cluster's containerd (no registry).
 CLUSTER_IMG ?= localhost/modelarts-operator:dev
@@ -141,6 +144,12 @@ helm: $(HELM) ## Install helm into bin/ (built from the Go module proxy).
 $(HELM): | $(LOCALBIN)
 	@start=$$(date +%s); GOBIN=$(LOCALBIN) go install helm.sh/helm/v4/cmd/helm@$(HELM_VERSION); \
 	echo "helm $(HELM_VERSION) built in $$(( $$(date +%s) - start ))s"
+
+.PHONY: promtool
+promtool: $(PROMTOOL) ## Install promtool into bin/ (built from the Go module proxy) to unit-test the alerts.
+$(PROMTOOL): | $(LOCALBIN)
+	@start=$$(date +%s); GOBIN=$(LOCALBIN) go install github.com/prometheus/prometheus/cmd/promtool@$(PROMTOOL_VERSION); \
+	echo "promtool $(PROMTOOL_VERSION) built in $$(( $$(date +%s) - start ))s"
 
 $(LOCALBIN):
 	mkdir -p $(LOCALBIN)

@@ -74,6 +74,9 @@ const (
 	userAgent     = "modelarts-operator"
 )
 
+// DefaultRequestsPerSecond is an account's budget when it sets none.
+const DefaultRequestsPerSecond = defaultRequestsPerSec
+
 func (o Options) withDefaults() Options {
 	if o.HTTPTimeout <= 0 {
 		o.HTTPTimeout = defaultHTTPTimeout

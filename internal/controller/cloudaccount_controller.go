@@ -63,6 +63,7 @@ func (r *CloudAccountReconciler) Reconcile(ctx context.Context, req ctrl.Request
 		if apierrors.IsNotFound(err) {
 			r.Accounts.Delete(req.NamespacedName)
 			r.Secrets.Forget(req.NamespacedName)
+			forgetAccount(req.NamespacedName)
 			r.mu.Lock()
 			delete(r.failures, req.NamespacedName) // a re-created account starts its backoff afresh
 			delete(r.registered, req.NamespacedName)
@@ -99,6 +100,7 @@ func (r *CloudAccountReconciler) Reconcile(ctx context.Context, req ctrl.Request
 		}
 	}
 
+	observeAccount(&account)
 	if !equality.Semantic.DeepEqual(before, status) {
 		if err := r.Status().Update(ctx, &account); err != nil {
 			if apierrors.IsConflict(err) {

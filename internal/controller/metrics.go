@@ -1,14 +1,20 @@
 package controller
 
 import (
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
+	v1alpha1 "github.com/cloudmirror-io/modelarts-operator/api/v1alpha1"
 	"github.com/cloudmirror-io/modelarts-operator/internal/cloudclient"
 )
 
+// The alerts in charts/modelarts-operator/files/alerts.yaml and the dashboard
+// in config/grafana are built on these; docs/monitoring.md describes them.
 var (
 	cloudRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "modelarts_operator_cloud_requests_total",
@@ -27,14 +33,100 @@ var (
 		Name: "modelarts_operator_last_successful_sync_timestamp_seconds",
 		Help: "Unix time of each object's last successful sync (status only carries a heartbeat).",
 	}, []string{"kind", "namespace", "name"})
+	// The account label lets PromQL sum what an account's objects need
+	// (1/interval each) against the account's budget.
+	refreshIntervalSeconds = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "modelarts_operator_refresh_interval_seconds",
+		Help: "Each synced object's refresh interval, with the CloudAccount it uses.",
+	}, []string{"kind", "namespace", "name", "account"})
+	accountBudget = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "modelarts_operator_account_budget_requests_per_second",
+		Help: "Each CloudAccount's client-side budget for cloud calls (spec.requestsPerSecond or the default).",
+	}, []string{"namespace", "account"})
+	accountReadiness = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "modelarts_operator_account_ready",
+		Help: "1 if a CloudAccount's credentials are usable (its Ready condition), else 0.",
+	}, []string{"namespace", "account"})
+	accountTokenExpiry = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "modelarts_operator_account_token_expiry_timestamp_seconds",
+		Help: "Unix time at which a Password CloudAccount's cached IAM token expires (status.tokenExpiresAt).",
+	}, []string{"namespace", "account"})
 )
 
 func init() {
-	metrics.Registry.MustRegister(cloudRequests, cloudRequestDuration, syncsTotal, lastSuccess)
+	metrics.Registry.MustRegister(cloudRequests, cloudRequestDuration, syncsTotal, lastSuccess,
+		refreshIntervalSeconds, accountBudget, accountReadiness, accountTokenExpiry)
 }
 
 // ObserveCloudRequest is the cloud client's metrics hook.
 func ObserveCloudRequest(api cloudclient.API, outcome string, d time.Duration) {
 	cloudRequests.WithLabelValues(string(api), outcome).Inc()
 	cloudRequestDuration.WithLabelValues(string(api)).Observe(d.Seconds())
+}
+
+type objectSeriesKey struct{ kind, namespace, name string }
+
+// seriesAccounts remembers the account label each object's interval series
+// carries, so that a changed accountRef replaces the series instead of
+// leaving the old one behind (and counting against the old account).
+var seriesAccounts = struct {
+	sync.Mutex
+	m map[objectSeriesKey]string
+}{m: map[objectSeriesKey]string{}}
+
+// observeSuccess records an object's successful sync: when, and at which
+// interval its next one is due.
+func observeSuccess(kind string, obj v1alpha1.Mirrored, interval time.Duration, now time.Time) {
+	k := objectSeriesKey{kind, obj.GetNamespace(), obj.GetName()}
+	account := obj.Mirror().AccountRef.Name
+	lastSuccess.WithLabelValues(k.kind, k.namespace, k.name).Set(float64(now.Unix()))
+
+	seriesAccounts.Lock()
+	defer seriesAccounts.Unlock()
+	if old, ok := seriesAccounts.m[k]; ok && old != account {
+		refreshIntervalSeconds.DeleteLabelValues(k.kind, k.namespace, k.name, old)
+	}
+	seriesAccounts.m[k] = account
+	refreshIntervalSeconds.WithLabelValues(k.kind, k.namespace, k.name, account).Set(interval.Seconds())
+}
+
+// forgetObject drops the series of an object that is gone or paused.
+func forgetObject(kind string, key types.NamespacedName) {
+	k := objectSeriesKey{kind, key.Namespace, key.Name}
+	lastSuccess.DeleteLabelValues(k.kind, k.namespace, k.name)
+
+	seriesAccounts.Lock()
+	defer seriesAccounts.Unlock()
+	if account, ok := seriesAccounts.m[k]; ok {
+		refreshIntervalSeconds.DeleteLabelValues(k.kind, k.namespace, k.name, account)
+		delete(seriesAccounts.m, k)
+	}
+}
+
+// observeAccount publishes an account's budget, readiness and token expiry
+// as its status (just computed) describes them.
+func observeAccount(account *v1alpha1.CloudAccount) {
+	ns, name := account.Namespace, account.Name
+	rps := float64(cloudclient.DefaultRequestsPerSecond)
+	if r := account.Spec.RequestsPerSecond; r != nil {
+		rps = float64(*r)
+	}
+	accountBudget.WithLabelValues(ns, name).Set(rps)
+	ready := 0.0
+	if meta.IsStatusConditionTrue(account.Status.Conditions, v1alpha1.ConditionReady) {
+		ready = 1
+	}
+	accountReadiness.WithLabelValues(ns, name).Set(ready)
+	if t := account.Status.TokenExpiresAt; t != nil {
+		accountTokenExpiry.WithLabelValues(ns, name).Set(float64(t.Unix()))
+	} else {
+		accountTokenExpiry.DeleteLabelValues(ns, name)
+	}
+}
+
+// forgetAccount drops the series of a deleted account.
+func forgetAccount(key types.NamespacedName) {
+	accountBudget.DeleteLabelValues(key.Namespace, key.Name)
+	accountReadiness.DeleteLabelValues(key.Namespace, key.Name)
+	accountTokenExpiry.DeleteLabelValues(key.Namespace, key.Name)
 }

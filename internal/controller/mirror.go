@@ -259,7 +259,7 @@ func (r *MirrorReconciler[T, D]) sync(ctx context.Context, obj T, now time.Time)
 	st.ObservedGeneration = obj.GetGeneration()
 	st.SyncNowHandled = obj.GetAnnotations()[v1alpha1.AnnotationSyncNow]
 	syncsTotal.WithLabelValues(r.Kind.Name(), "success").Inc()
-	lastSuccess.WithLabelValues(r.Kind.Name(), obj.GetNamespace(), obj.GetName()).Set(float64(now.Unix()))
+	observeSuccess(r.Kind.Name(), obj, interval, now)
 	return jitter(interval), syncSucceeded, revision
 }
 
@@ -469,7 +469,7 @@ func (r *MirrorReconciler[T, D]) forget(key types.NamespacedName) {
 	r.mu.Lock()
 	delete(r.records, key)
 	r.mu.Unlock()
-	lastSuccess.DeleteLabelValues(r.Kind.Name(), key.Namespace, key.Name)
+	forgetObject(r.Kind.Name(), key)
 }
 
 func (r *MirrorReconciler[T, D]) refreshInterval(obj T) time.Duration {

@@ -1,0 +1,136 @@
+package controller
+
+import (
+	"context"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
+
+	v1alpha1 "github.com/cloudmirror-io/modelarts-operator/api/v1alpha1"
+	"github.com/cloudmirror-io/modelarts-operator/internal/cloudsim"
+)
+
+// gauge returns the value of the series of family name whose labels include
+// labels, and whether there is exactly one such series.
+func gauge(name string, labels map[string]string) (float64, bool) {
+	families, err := metrics.Registry.Gather()
+	Expect(err).NotTo(HaveOccurred())
+	var found []float64
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+	series:
+		for _, m := range f.GetMetric() {
+			have := map[string]string{}
+			for _, l := range m.GetLabel() {
+				have[l.GetName()] = l.GetValue()
+			}
+			for k, v := range labels {
+				if have[k] != v {
+					continue series
+				}
+			}
+			found = append(found, m.GetGauge().GetValue())
+		}
+	}
+	if len(found) != 1 {
+		return 0, false
+	}
+	return found[0], true
+}
+
+// gaugeOf polls gauge; -1 stands for no (or more than one) series.
+func gaugeOf(name string, labels map[string]string) func() float64 {
+	return func() float64 {
+		if v, ok := gauge(name, labels); ok {
+			return v
+		}
+		return -1
+	}
+}
+
+// The series the alerts and the dashboard are built on (docs/monitoring.md).
+var _ = Describe("Metrics for alerts", func() {
+	ctx := context.Background()
+	var ns string
+	BeforeEach(func() { ns = newNamespace() })
+
+	It("publish each object's refresh interval and account, follow accountRef and are deleted with the object", func() {
+		readyAccount(ns, akskData())
+		ws := &v1alpha1.Workspace{ObjectMeta: objMeta(ns, "ws"), Spec: v1alpha1.WorkspaceSpec{MirrorSpec: mirror(), WorkspaceID: cloudsim.DefaultWorkspaceID}}
+		ws.Spec.RefreshInterval = &metav1.Duration{Duration: 90 * time.Second}
+		Expect(k8sClient.Create(ctx, ws)).To(Succeed())
+		Eventually(condition(ws, v1alpha1.ConditionReady)).Should(haveCondition(metav1.ConditionTrue, v1alpha1.ReasonSynced))
+
+		obj := map[string]string{"kind": "workspace", "namespace": ns, "name": "ws"}
+		withAccount := func(account string) map[string]string {
+			return map[string]string{"kind": "workspace", "namespace": ns, "name": "ws", "account": account}
+		}
+		Eventually(gaugeOf("modelarts_operator_refresh_interval_seconds", withAccount("acct"))).Should(BeNumerically("==", 90))
+		last, ok := gauge("modelarts_operator_last_successful_sync_timestamp_seconds", obj)
+		Expect(ok).To(BeTrue())
+		Expect(last).To(BeNumerically("~", time.Now().Unix(), 60))
+
+		By("moving to another account, the series moves with it (one series per object)")
+		Expect(k8sClient.Create(ctx, simAccount(ns, "other", "creds"))).To(Succeed())
+		Eventually(accountReady(ns, "other")).Should(haveCondition(metav1.ConditionTrue, v1alpha1.ReasonCredentialsValid))
+		fetch(ws)
+		ws.Spec.AccountRef.Name = "other"
+		Expect(k8sClient.Update(ctx, ws)).To(Succeed())
+		Eventually(func() bool {
+			_, ok := gauge("modelarts_operator_refresh_interval_seconds", withAccount("other"))
+			return ok
+		}).Should(BeTrue())
+		_, ok = gauge("modelarts_operator_refresh_interval_seconds", obj)
+		Expect(ok).To(BeTrue(), "exactly one interval series for the object")
+
+		By("deleting the object deletes its series")
+		Expect(k8sClient.Delete(ctx, ws)).To(Succeed())
+		Eventually(func() bool {
+			_, a := gauge("modelarts_operator_refresh_interval_seconds", obj)
+			_, b := gauge("modelarts_operator_last_successful_sync_timestamp_seconds", obj)
+			return a || b
+		}).Should(BeFalse())
+	})
+
+	It("publish each account's budget, readiness and token expiry, and delete them with the account", func() {
+		createSecret(ns, "creds", passwordData())
+		a := simAccount(ns, "acct", "creds")
+		a.Spec.RequestsPerSecond = ptr.To[int32](25)
+		Expect(k8sClient.Create(ctx, a)).To(Succeed())
+		Eventually(accountReady(ns, "acct")).Should(haveCondition(metav1.ConditionTrue, v1alpha1.ReasonCredentialsValid))
+
+		acct := map[string]string{"namespace": ns, "account": "acct"}
+		Eventually(gaugeOf("modelarts_operator_account_budget_requests_per_second", acct)).Should(BeNumerically("==", 25))
+		Eventually(gaugeOf("modelarts_operator_account_ready", acct)).Should(BeNumerically("==", 1))
+		fetch(a)
+		Expect(gaugeOf("modelarts_operator_account_token_expiry_timestamp_seconds", acct)()).To(BeNumerically("==", a.Status.TokenExpiresAt.Unix()))
+
+		By("an account without a budget shows the default, and one that is not Ready shows 0")
+		Expect(k8sClient.Create(ctx, simAccount(ns, "broken", "missing"))).To(Succeed())
+		broken := map[string]string{"namespace": ns, "account": "broken"}
+		Eventually(gaugeOf("modelarts_operator_account_ready", broken)).Should(BeNumerically("==", 0))
+		Expect(gaugeOf("modelarts_operator_account_budget_requests_per_second", broken)()).To(BeNumerically("==", 10))
+		_, ok := gauge("modelarts_operator_account_token_expiry_timestamp_seconds", broken)
+		Expect(ok).To(BeFalse(), "no token, no expiry series")
+
+		By("deleting the account deletes its series")
+		Expect(k8sClient.Delete(ctx, a)).To(Succeed())
+		Eventually(func() bool {
+			for _, name := range []string{"modelarts_operator_account_budget_requests_per_second",
+				"modelarts_operator_account_ready", "modelarts_operator_account_token_expiry_timestamp_seconds"} {
+				if _, ok := gauge(name, acct); ok {
+					return true
+				}
+			}
+			return false
+		}).Should(BeFalse())
+		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(a), a)).NotTo(Succeed())
+	})
+})
