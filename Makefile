@@ -40,12 +40,13 @@ help: ## Display this help.
 ##@ Development
 
 .PHONY: manifests
-manifests: controller-gen ## Generate CRDs and RBAC from the API types and markers, and copy them into the Helm chart.
+manifests: controller-gen ## Generate CRDs and RBAC from the API types and markers, and copy them and the Grafana dashboard into the Helm chart.
 	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="./..." output:crd:artifacts:config=config/crd/bases
 	@# The chart installs the same CRDs and manager rules; a test checks the rest of it against config/.
 	rm -f charts/modelarts-operator/crds/*.yaml
 	cp config/crd/bases/*.yaml charts/modelarts-operator/crds/
 	cp config/rbac/role.yaml charts/modelarts-operator/files/manager-role.yaml
+	cp config/grafana/modelarts-operator-dashboard.json charts/modelarts-operator/files/grafana-dashboard.json
 
 .PHONY: generate
 generate: controller-gen ## Generate DeepCopy methods.

@@ -298,3 +298,35 @@ func TestLongReleaseNames(t *testing.T) {
 		}
 	}
 }
+
+// TestGrafanaDashboard: with grafanaDashboard.enabled, a ConfigMap labelled
+// for Grafana's sidecar carries config/grafana's dashboard unchanged.
+func TestGrafanaDashboard(t *testing.T) {
+	const name = "ConfigMap/modelarts-operator-dashboard"
+	if index(helmTemplate(t))[name] != nil {
+		t.Fatal("the dashboard renders by default")
+	}
+	want, err := os.ReadFile("../../config/grafana/modelarts-operator-dashboard.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	copied, err := os.ReadFile(filepath.Join(chartDir, "files", "grafana-dashboard.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(want, copied) {
+		t.Fatal("files/grafana-dashboard.json differs from config/grafana: run make manifests")
+	}
+
+	cm := index(helmTemplate(t, "--set", "grafanaDashboard.enabled=true", "--set", "grafanaDashboard.namespace=monitoring"))[name]
+	if cm == nil {
+		t.Fatal("no dashboard ConfigMap")
+	}
+	if cm.GetLabels()["grafana_dashboard"] != "1" || cm.GetNamespace() != "monitoring" {
+		t.Errorf("ConfigMap labels %v, namespace %q", cm.GetLabels(), cm.GetNamespace())
+	}
+	got := field(t, cm, "data", "modelarts-operator.json").(string)
+	if strings.TrimSpace(got) != strings.TrimSpace(string(want)) {
+		t.Error("the ConfigMap's dashboard differs from config/grafana/modelarts-operator-dashboard.json")
+	}
+}
