@@ -65,10 +65,10 @@ lint: golangci-lint ## Run golangci-lint.
 	$(GOLANGCI_LINT) run
 
 .PHONY: test
-test: manifests generate fmt vet build-installer helm ## Run all tests: unit tests, fuzz seed corpora, the envtest suites (one dry-run applies dist/install.yaml) and the Helm chart's lint and render checks.
+test: manifests generate fmt vet build-installer helm promtool ## Run all tests: unit tests, fuzz seed corpora, the envtest suites (one dry-run applies dist/install.yaml), the Helm chart's lint and render checks, and the alerts' promtool tests.
 	@assets="$$(ENVTEST_K8S_VERSION=$(ENVTEST_K8S_VERSION) hack/setup-envtest.sh)"; \
 	echo "KUBEBUILDER_ASSETS=$$assets"; \
-	KUBEBUILDER_ASSETS="$$assets" HELM="$(HELM)" KUSTOMIZE="$(KUSTOMIZE)" go test $(GO_TEST_FLAGS) ./... -coverprofile cover.out
+	KUBEBUILDER_ASSETS="$$assets" HELM="$(HELM)" KUSTOMIZE="$(KUSTOMIZE)" PROMTOOL="$(PROMTOOL)" go test $(GO_TEST_FLAGS) ./... -coverprofile cover.out
 
 .PHONY: fuzz
 fuzz: ## Run every Fuzz* test for FUZZTIME each (default 30s); `make test` runs only their seed corpora.
