@@ -39,6 +39,13 @@ var (
 		Name: "modelarts_operator_refresh_interval_seconds",
 		Help: "Each synced object's refresh interval, with the CloudAccount it uses.",
 	}, []string{"kind", "namespace", "name", "account"})
+	// Measured between successive successes, so it includes what delays the
+	// next sync: queueing, the account's rate limiter, failed attempts.
+	syncLateness = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "modelarts_operator_sync_lateness_seconds",
+		Help:    "How much later than its refresh interval (plus jitter) each successful sync came after the object's previous one; 0 when on time.",
+		Buckets: []float64{0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800},
+	}, []string{"kind"})
 	accountBudget = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "modelarts_operator_account_budget_requests_per_second",
 		Help: "Each CloudAccount's client-side budget for cloud calls (spec.requestsPerSecond or the default).",
@@ -55,7 +62,7 @@ var (
 
 func init() {
 	metrics.Registry.MustRegister(cloudRequests, cloudRequestDuration, syncsTotal, lastSuccess,
-		refreshIntervalSeconds, accountBudget, accountReadiness, accountTokenExpiry)
+		refreshIntervalSeconds, syncLateness, accountBudget, accountReadiness, accountTokenExpiry)
 }
 
 // ObserveCloudRequest is the cloud client's metrics hook.
@@ -66,28 +73,45 @@ func ObserveCloudRequest(api cloudclient.API, outcome string, d time.Duration) {
 
 type objectSeriesKey struct{ kind, namespace, name string }
 
-// seriesAccounts remembers the account label each object's interval series
-// carries, so that a changed accountRef replaces the series instead of
-// leaving the old one behind (and counting against the old account).
-var seriesAccounts = struct {
-	sync.Mutex
-	m map[objectSeriesKey]string
-}{m: map[objectSeriesKey]string{}}
+// objectSeries is what the metrics remember of an object: the account label
+// its interval series carries, so that a changed accountRef replaces the
+// series instead of leaving the old one behind (and counting against the
+// old account), and its last success, to measure lateness.
+type objectSeries struct {
+	account     string
+	lastSuccess time.Time
+}
 
-// observeSuccess records an object's successful sync: when, and at which
-// interval its next one is due.
+var seriesOf = struct {
+	sync.Mutex
+	m map[objectSeriesKey]objectSeries
+}{m: map[objectSeriesKey]objectSeries{}}
+
+// observeSuccess records an object's successful sync: when, how late after
+// the previous one, and at which interval its next one is due.
 func observeSuccess(kind string, obj v1alpha1.Mirrored, interval time.Duration, now time.Time) {
 	k := objectSeriesKey{kind, obj.GetNamespace(), obj.GetName()}
 	account := obj.Mirror().AccountRef.Name
 	lastSuccess.WithLabelValues(k.kind, k.namespace, k.name).Set(float64(now.Unix()))
 
-	seriesAccounts.Lock()
-	defer seriesAccounts.Unlock()
-	if old, ok := seriesAccounts.m[k]; ok && old != account {
-		refreshIntervalSeconds.DeleteLabelValues(k.kind, k.namespace, k.name, old)
+	seriesOf.Lock()
+	defer seriesOf.Unlock()
+	prev, ok := seriesOf.m[k]
+	if ok && prev.account != account {
+		refreshIntervalSeconds.DeleteLabelValues(k.kind, k.namespace, k.name, prev.account)
 	}
-	seriesAccounts.m[k] = account
+	if ok {
+		syncLateness.WithLabelValues(kind).Observe(lateness(now.Sub(prev.lastSuccess), interval).Seconds())
+	}
+	seriesOf.m[k] = objectSeries{account: account, lastSuccess: now}
 	refreshIntervalSeconds.WithLabelValues(k.kind, k.namespace, k.name, account).Set(interval.Seconds())
+}
+
+// lateness is how much longer than interval and its jitter a gap between
+// two successful syncs was: 0 for an on-time or early (sync-now, spec
+// change) sync.
+func lateness(gap, interval time.Duration) time.Duration {
+	return max(gap-time.Duration(float64(interval)*(1+jitterFraction)), 0)
 }
 
 // forgetObject drops the series of an object that is gone or paused.
@@ -95,11 +119,11 @@ func forgetObject(kind string, key types.NamespacedName) {
 	k := objectSeriesKey{kind, key.Namespace, key.Name}
 	lastSuccess.DeleteLabelValues(k.kind, k.namespace, k.name)
 
-	seriesAccounts.Lock()
-	defer seriesAccounts.Unlock()
-	if account, ok := seriesAccounts.m[k]; ok {
-		refreshIntervalSeconds.DeleteLabelValues(k.kind, k.namespace, k.name, account)
-		delete(seriesAccounts.m, k)
+	seriesOf.Lock()
+	defer seriesOf.Unlock()
+	if s, ok := seriesOf.m[k]; ok {
+		refreshIntervalSeconds.DeleteLabelValues(k.kind, k.namespace, k.name, s.account)
+		delete(seriesOf.m, k)
 	}
 }
 

@@ -2,6 +2,8 @@ package controller
 
 import (
 	"context"
+	"fmt"
+	"testing"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -55,6 +57,44 @@ func gaugeOf(name string, labels map[string]string) func() float64 {
 	}
 }
 
+// lateAfter returns how many syncs of kind the lateness histogram counts as
+// more than seconds late.
+func lateAfter(kind string, seconds float64) uint64 {
+	families, err := metrics.Registry.Gather()
+	Expect(err).NotTo(HaveOccurred())
+	for _, f := range families {
+		if f.GetName() != "modelarts_operator_sync_lateness_seconds" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			if m.GetLabel()[0].GetValue() != kind {
+				continue
+			}
+			h := m.GetHistogram()
+			for _, b := range h.GetBucket() {
+				if b.GetUpperBound() == seconds {
+					return h.GetSampleCount() - b.GetCumulativeCount()
+				}
+			}
+			Fail(fmt.Sprintf("no bucket at %v s", seconds))
+		}
+	}
+	return 0
+}
+
+func TestLateness(t *testing.T) {
+	for _, tc := range []struct{ gap, interval, want time.Duration }{
+		{60 * time.Second, time.Minute, 0},
+		{65 * time.Second, time.Minute, 0},                 // within the jitter
+		{100 * time.Second, time.Minute, 34 * time.Second}, // the default budget with 1000 tokens at 1m
+		{5 * time.Second, time.Minute, 0},                  // sync-now or a spec change
+	} {
+		if got := lateness(tc.gap, tc.interval); got != tc.want {
+			t.Errorf("lateness(%v, %v) = %v, want %v", tc.gap, tc.interval, got, tc.want)
+		}
+	}
+}
+
 // The series the alerts and the dashboard are built on (docs/monitoring.md).
 var _ = Describe("Metrics for alerts", func() {
 	ctx := context.Background()
@@ -97,6 +137,31 @@ var _ = Describe("Metrics for alerts", func() {
 			_, b := gauge("modelarts_operator_last_successful_sync_timestamp_seconds", obj)
 			return a || b
 		}).Should(BeFalse())
+	})
+
+	It("show how late objects are when their account's budget is too small, and not before", func() {
+		createSecret(ns, "creds", akskData())
+		a := simAccount(ns, "acct", "creds")
+		a.Spec.RequestsPerSecond, a.Spec.Burst = ptr.To[int32](100), ptr.To[int32](100)
+		Expect(k8sClient.Create(ctx, a)).To(Succeed())
+		Eventually(accountReady(ns, "acct")).Should(haveCondition(metav1.ConditionTrue, v1alpha1.ReasonCredentialsValid))
+		late := lateAfter("workspace", 2)
+		for i := range 15 {
+			ws := &v1alpha1.Workspace{ObjectMeta: objMeta(ns, fmt.Sprintf("ws-%02d", i)),
+				Spec: v1alpha1.WorkspaceSpec{MirrorSpec: mirror(), WorkspaceID: cloudsim.DefaultWorkspaceID}}
+			ws.Spec.RefreshInterval = &metav1.Duration{Duration: 10 * time.Second}
+			Expect(k8sClient.Create(ctx, ws)).To(Succeed())
+		}
+		By("with budget to spare, no sync is late")
+		Consistently(func() uint64 { return lateAfter("workspace", 2) - late }, 25*time.Second, time.Second).Should(BeZero())
+
+		By("at 1 call/s, the 15 objects at 10s (1.5 calls/s) are refreshed about every 15s: ~4s late")
+		fetch(a)
+		a.Spec.RequestsPerSecond, a.Spec.Burst = ptr.To[int32](1), ptr.To[int32](1)
+		Expect(k8sClient.Update(ctx, a)).To(Succeed())
+		Eventually(func() uint64 { return lateAfter("workspace", 2) - late }, 90*time.Second, time.Second).
+			Should(BeNumerically(">=", 10), "syncs more than 2s late")
+		Expect(k8sClient.DeleteAllOf(ctx, &v1alpha1.Workspace{}, client.InNamespace(ns))).To(Succeed())
 	})
 
 	It("publish each account's budget, readiness and token expiry, and delete them with the account", func() {
