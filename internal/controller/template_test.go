@@ -33,6 +33,9 @@ func TestRenderSecretData(t *testing.T) {
 		{"sprig sha256sum", `{{ "x" | sha256sum }}`, "2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881"},
 		{".apps range", `{{ range .apps }}{{ .id }}={{ .name }}:{{ .app_key }}/{{ .app_secret }}/{{ join ";" .app_codes }}{{ end }}`, "a1=one:k1/s1/c1;c2"},
 		{"a .env file", "TOKEN={{ .token }}\nKEY={{ .app_key }}\n", "TOKEN=s3cr3t\nKEY=k\n"},
+		{"docs/usage.md's dockerconfigjson, an action over several lines", `{{ dict "auths" (dict "swr.cn-north-4.myhuaweicloud.com"
+     (dict "auth" (printf "token:%s" .token | b64enc))) | toJson }}
+`, `{"auths":{"swr.cn-north-4.myhuaweicloud.com":{"auth":"dG9rZW46czNjcjN0"}}}` + "\n"},
 	}
 	for _, c := range cases {
 		got, err := renderSecretData(target(map[string]string{"out": c.template}), values, apps)
