@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -341,7 +342,7 @@ func (r *MirrorReconciler[T, D]) sync(ctx context.Context, obj T, now time.Time)
 func (r *MirrorReconciler[T, D]) currentValues(obj T, data D, secretData map[string][]byte, now time.Time) map[string][]byte {
 	probe := r.Kind.Apply(obj.DeepCopyObject().(T), data, nil, now)
 	rendered, err := renderSecretData(targetOf(obj), probe.SecretData, probe.TemplateValues)
-	if err == nil && equality.Semantic.DeepEqual(rendered, secretData) {
+	if err == nil && holds(secretData, rendered) {
 		return probe.SecretData
 	}
 	changed := make(map[string][]byte, len(probe.SecretData))
@@ -349,6 +350,17 @@ func (r *MirrorReconciler[T, D]) currentValues(obj T, data D, secretData map[str
 		changed[k] = nil
 	}
 	return changed
+}
+
+// holds says whether data has every key of want with the same value (a
+// merged Secret also holds keys that are not ours).
+func holds(data, want map[string][]byte) bool {
+	for k, v := range want {
+		if got, ok := data[k]; !ok || !bytes.Equal(got, v) {
+			return false
+		}
+	}
+	return true
 }
 
 // fail records a failed sync: Synced turns False with reason; mirrored data,
@@ -643,7 +655,10 @@ func (r *MirrorReconciler[T, D]) pruneSecrets(ctx context.Context, obj T) {
 	}
 	want := r.Kind.SecretName(obj)
 	var stale []*corev1.Secret
-	wantWritten := want == ""
+	// A Secret merged into is not ours: it counts as written once status says so.
+	merged := targetOf(obj).Creation() == v1alpha1.CreationPolicyMerge
+	shaped, ok := any(obj).(v1alpha1.SecretShaped)
+	wantWritten := want == "" || (merged && ok && shaped.WrittenSecretName() == want)
 	for i := range owned.Items {
 		s := &owned.Items[i]
 		switch {

@@ -202,6 +202,14 @@ var _ = Describe("Secret shaping and rollouts", func() {
 		Expect(s.Annotations).To(HaveKeyWithValue(v1alpha1.AnnotationMergedBy, "DevEnvironmentToken/tok"))
 		Expect(s.Annotations).To(HaveKeyWithValue(v1alpha1.AnnotationMergedKeys, "NOTEBOOK_AUTH,NOTEBOOK_TOKEN"))
 
+		By("a sync that finds the same values writes nothing")
+		updated := tok.Status.TokenUpdateTime
+		time.Sleep(1100 * time.Millisecond) // TokenUpdateTime has seconds
+		annotate(tok, v1alpha1.AnnotationSyncNow, "2")
+		expectSyncNowHandled(tok, "2")
+		Expect(getSecret("app-env").ResourceVersion).To(Equal(s.ResourceVersion))
+		Expect(tok.Status.TokenUpdateTime).To(Equal(updated))
+
 		By("another object may not merge into the same Secret")
 		other := &v1alpha1.DevEnvironmentToken{ObjectMeta: objMeta(ns, "other"), Spec: v1alpha1.DevEnvironmentTokenSpec{
 			MirrorSpec: mirror(), InstanceID: cloudsim.DefaultDevEnvInstance, SecretName: "app-env",
