@@ -213,7 +213,8 @@ func (r *MirrorReconciler[T, D]) sync(ctx context.Context, obj T, now time.Time)
 	if _, err := parseTemplates(target); err != nil {
 		r.fail(obj, v1alpha1.ReasonInvalidSpec, err.Error())
 		syncsTotal.WithLabelValues(r.Kind.Name(), v1alpha1.ReasonInvalidSpec).Inc()
-		return jitter(interval), syncFailed, 0
+		// The account's current revision: only a spec change makes it due again.
+		return jitter(interval), syncFailed, r.Accounts.Revision(accountKeyOf(obj))
 	}
 
 	c, revision, err := r.accountClient(ctx, obj)
