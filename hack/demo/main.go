@@ -354,7 +354,7 @@ func showRollout(ctx context.Context, c client.Client, timeout time.Duration) er
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("Deployment/notebook-client was not rolled within %s after the token rotated (operator log: %s/manager.log)", timeout, demoDir)
+			return fmt.Errorf("the Deployment notebook-client was not rolled within %s after the token rotated (operator log: %s/manager.log)", timeout, demoDir)
 		}
 		select {
 		case <-ctx.Done():
