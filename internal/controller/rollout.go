@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -43,21 +44,49 @@ type Rollouts struct {
 	// Reader lists workloads and reads Secrets from the API server.
 	Reader   client.Reader
 	Recorder events.EventRecorder
+	// RetryBase is the first wait before retrying a failed rollout (default
+	// backoffBase); it doubles per attempt, rolloutAttempts in all.
+	RetryBase time.Duration
 }
 
+// rolloutAttempts bounds the retries of a rollout that failed: the sync that
+// changed the Secret will not come back to it (the next one finds no change).
+const rolloutAttempts = 5
+
 // SecretChanged rolls every workload in namespace that lists secret. owner
-// is the object whose sync changed it (the events' related object). Failures
-// are logged and reported as events; the sync itself has succeeded.
+// is the object whose sync changed it (the events' related object). The
+// sync itself has succeeded: failures are logged, and retried in the
+// background with backoff (a digest already set changes nothing, so a retry
+// never rolls a workload twice); the last failure is a Warning event.
 func (w *Rollouts) SecretChanged(ctx context.Context, owner client.Object, namespace, secret string) {
 	if w == nil {
 		return
 	}
+	w.rollAll(ctx, owner, namespace, secret, 1)
+}
+
+func (w *Rollouts) rollAll(ctx context.Context, owner client.Object, namespace, secret string, attempt int) {
+	if ctx.Err() != nil {
+		return // stopping, or no longer the leader
+	}
 	log := logf.FromContext(ctx)
+	final := attempt >= rolloutAttempts
+	failed := false
+	defer func() {
+		if failed && !final {
+			base := w.RetryBase
+			if base <= 0 {
+				base = backoffBase
+			}
+			time.AfterFunc(jitterAfter(base<<(attempt-1)), func() { w.rollAll(ctx, owner, namespace, secret, attempt+1) })
+		}
+	}()
 	for _, gvk := range workloadKinds {
 		list := &metav1.PartialObjectMetadataList{}
 		list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
 		if err := w.Reader.List(ctx, list, client.InNamespace(namespace)); err != nil {
-			log.Error(err, "listing workloads to roll failed", "kind", gvk.Kind, "secret", secret)
+			log.Error(err, "listing workloads to roll failed", "kind", gvk.Kind, "secret", secret, "attempt", attempt)
+			failed = true
 			continue
 		}
 		for i := range list.Items {
@@ -67,10 +96,13 @@ func (w *Rollouts) SecretChanged(ctx context.Context, owner client.Object, names
 				continue
 			}
 			wl.SetGroupVersionKind(gvk)
-			if err := w.roll(ctx, owner, wl, names, secret); err != nil {
-				log.Error(err, "rolling a workload failed", "kind", gvk.Kind, "workload", wl.Name, "secret", secret)
-				w.Recorder.Eventf(wl, owner, corev1.EventTypeWarning, "RolloutFailed", "Rollout",
-					"Secret %q changed but the pod template could not be annotated", secret)
+			if err := w.roll(ctx, owner, wl, names, secret); err != nil && !apierrors.IsNotFound(err) {
+				log.Error(err, "rolling a workload failed", "kind", gvk.Kind, "workload", wl.Name, "secret", secret, "attempt", attempt)
+				failed = true
+				if final {
+					w.Recorder.Eventf(wl, owner, corev1.EventTypeWarning, "RolloutFailed", "Rollout",
+						"Secret %q changed but the pod template could not be annotated after %d attempts", secret, attempt)
+				}
 			}
 		}
 	}
