@@ -27,10 +27,14 @@ var (
 		Name: "modelarts_operator_last_successful_sync_timestamp_seconds",
 		Help: "Unix time of each object's last successful sync (status only carries a heartbeat).",
 	}, []string{"kind", "namespace", "name"})
+	rolloutsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "modelarts_operator_rollouts_total",
+		Help: "Workload rollouts triggered by a sync that changed a Secret they list in reload-secrets, by workload kind.",
+	}, []string{"kind"})
 )
 
 func init() {
-	metrics.Registry.MustRegister(cloudRequests, cloudRequestDuration, syncsTotal, lastSuccess)
+	metrics.Registry.MustRegister(cloudRequests, cloudRequestDuration, syncsTotal, lastSuccess, rolloutsTotal)
 }
 
 // ObserveCloudRequest is the cloud client's metrics hook.
