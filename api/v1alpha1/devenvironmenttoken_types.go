@@ -28,6 +28,11 @@ type DevEnvironmentTokenSpec struct {
 	// +kubebuilder:validation:Pattern=`^[-._a-zA-Z0-9]+$`
 	// +kubebuilder:validation:XValidation:rule="self != '.' && !self.startsWith('..')",message="secretKey must not be '.' or start with '..' (not a valid Secret key)"
 	SecretKey string `json:"secretKey,omitempty"`
+
+	// Target shapes the Secret: a template for its data, type and metadata,
+	// and how it is created and deleted.
+	// +optional
+	Target *SecretTarget `json:"target,omitempty"`
 }
 
 // DevEnvironmentTokenStatus reports where the token is and when it last changed.

@@ -25,6 +25,11 @@ type RomaAppSpec struct {
 	// +kubebuilder:validation:MaxLength=253
 	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
 	SecretName string `json:"secretName,omitempty"`
+
+	// Target shapes the Secret: a template for its data, type and metadata,
+	// and how it is created and deleted.
+	// +optional
+	Target *SecretTarget `json:"target,omitempty"`
 }
 
 // RomaAppStatus mirrors GET /v2/{project_id}/instances/{instance_id}/apps/{app_id}, without the key.

@@ -27,6 +27,11 @@ type ServiceAppAuthSpec struct {
 	// +kubebuilder:validation:MaxLength=253
 	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
 	SecretName string `json:"secretName,omitempty"`
+
+	// Target shapes the Secret: a template for its data, type and metadata,
+	// and how it is created and deleted.
+	// +optional
+	Target *SecretTarget `json:"target,omitempty"`
 }
 
 // AuthorizedApp is an app authorized to call the service, without its key, secret or codes.

@@ -91,4 +91,4 @@ func (w writeCounts) writes() writeCounts {
 }
 
 var objectResources = map[string]bool{"secrets": true, "workspaces": true, "workspaces/status": true,
-	"devenvironmenttokens": true, "devenvironmenttokens/status": true}
+	"devenvironmenttokens": true, "devenvironmenttokens/status": true, "deployments": true}

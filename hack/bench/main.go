@@ -9,9 +9,11 @@
 //  1. floor: a plain client does what converging costs at least (the cloud
 //     GETs, Secret creates and status updates) at the operator's concurrency;
 //  2. convergence: N DevEnvironmentTokens and N Workspaces are created at
-//     once; the clock stops when all are Ready;
+//     once; the clock stops when all are Ready (token 0 renders a template
+//     into its Secret, which a Deployment lists in reload-secrets);
 //  3. steady state: over several refresh intervals with unchanged cloud data,
-//     cloud calls, Kubernetes writes (the API server's own request counters),
+//     cloud calls, Kubernetes writes (the API server's own request counters,
+//     Deployments included: a rollout there would be a write),
 //     the operator's CPU seconds and its peak RSS;
 //  4. unrelated Secrets: the operator is restarted on the same objects with
 //     no unrelated Secrets, then with 5,000, and their peak RSS compared.
@@ -238,7 +240,7 @@ func run(cfg config) error {
 	}
 
 	// --- convergence ---
-	for _, o := range accountObjects(benchNS, simURL, rps) {
+	for _, o := range append(accountObjects(benchNS, simURL, rps), reloadDeployment(benchNS)) {
 		if err := c.Create(ctx, o); err != nil {
 			return err
 		}

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -78,12 +79,38 @@ func cloudConfigs(simURL string, rps int32) map[string]cloudclient.Config {
 }
 
 func newToken(ns string, i int, interval time.Duration) *v1alpha1.DevEnvironmentToken {
-	return &v1alpha1.DevEnvironmentToken{
+	t := &v1alpha1.DevEnvironmentToken{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: tokenName(i)},
 		Spec: v1alpha1.DevEnvironmentTokenSpec{
 			MirrorSpec: v1alpha1.MirrorSpec{AccountRef: v1alpha1.LocalObjectReference{Name: accountOf(i)},
 				RefreshInterval: &metav1.Duration{Duration: interval}},
 			InstanceID: devEnvInstanceID(i),
+		},
+	}
+	if i == 0 {
+		// One templated Secret (type and metadata too), rolled into reloadDeployment:
+		// the steady state must cost it no write either.
+		t.Spec.Target = &v1alpha1.SecretTarget{Template: &v1alpha1.SecretTemplate{
+			Metadata: &v1alpha1.SecretTemplateMetadata{Labels: map[string]string{"bench": "templated"}},
+			Data:     map[string]string{"app.env": "TOKEN={{ .token }}\nAUTH={{ printf \"Bearer %s\" .token | b64enc }}\n"},
+		}}
+	}
+	return t
+}
+
+// reloadDeployment lists token 0's Secret in reload-secrets; no controller
+// runs in the bench, so only its pod template is ever written (by a rollout).
+func reloadDeployment(ns string) *appsv1.Deployment {
+	labels := map[string]string{"app": "bench-reload"}
+	return &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "bench-reload",
+			Annotations: map[string]string{v1alpha1.AnnotationReloadSecrets: tokenName(0)}},
+		Spec: appsv1.DeploymentSpec{
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "busybox"}}},
+			},
 		},
 	}
 }

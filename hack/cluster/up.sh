@@ -32,7 +32,10 @@ if [ -d "$CLUSTER_DIR/pids" ]; then
   "$CLUSTER_REPO_ROOT/hack/cluster/down.sh" >/dev/null
 fi
 
-if curl -sk --max-time 2 -o /dev/null "https://$NODE_IP:$APISERVER_PORT/"; then
+# Another clone's cluster holds the node address. (Probe only a local address:
+# without the device, the address would route out of the machine.)
+if ip -4 addr show dev "$NODE_DEVICE" 2>/dev/null | grep -q "inet $NODE_IP/" &&
+  curl -sk --max-time 2 -o /dev/null "https://$NODE_IP:$APISERVER_PORT/"; then
   fail "an API server already answers on $NODE_IP:$APISERVER_PORT (another clone's cluster?); run its make cluster-down first"
 fi
 

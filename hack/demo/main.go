@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -20,6 +21,7 @@ import (
 	"syscall"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -30,6 +32,7 @@ import (
 
 	v1alpha1 "github.com/cloudmirror-io/modelarts-operator/api/v1alpha1"
 	"github.com/cloudmirror-io/modelarts-operator/hack/internal/proc"
+	"github.com/cloudmirror-io/modelarts-operator/internal/cloudsim"
 )
 
 const (
@@ -62,7 +65,7 @@ func run() error {
 	}
 	kubectl := filepath.Join(assets, "kubectl")
 
-	step("1/7 starting the control plane (kube-apiserver + etcd from %s) and installing the CRDs", assets)
+	step("1/8 starting the control plane (kube-apiserver + etcd from %s) and installing the CRDs", assets)
 	env := &envtest.Environment{
 		CRDDirectoryPaths:     []string{filepath.Join("config", "crd", "bases")},
 		ErrorIfCRDPathMissing: true,
@@ -89,7 +92,7 @@ func run() error {
 		return err
 	}
 
-	step("2/7 starting the cloud simulator on http://%s (admin http://%s)", simAddr, simAdmin)
+	step("2/8 starting the cloud simulator on http://%s (admin http://%s)", simAddr, simAdmin)
 	sim, err := proc.Start(demoDir, "cloudsim", filepath.Join("bin", "cloudsim"), nil,
 		"--listen", simAddr, "--admin-listen", simAdmin)
 	if err != nil {
@@ -100,7 +103,7 @@ func run() error {
 		return fmt.Errorf("cloud simulator did not come up: %w (log: %s)", err, sim.LogPath)
 	}
 
-	step("3/7 starting the operator (bin/manager, logs in %s/manager.log)", demoDir)
+	step("3/8 starting the operator (bin/manager, logs in %s/manager.log)", demoDir)
 	mgr, err := proc.Start(demoDir, "manager", filepath.Join("bin", "manager"), []string{"KUBECONFIG=" + kubeconfig},
 		"--health-probe-bind-address", probeAddr, "--metrics-bind-address", metricsAddr, "--metrics-secure=false")
 	if err != nil {
@@ -111,7 +114,7 @@ func run() error {
 		return fmt.Errorf("operator did not become ready: %w (log: %s)", err, mgr.LogPath)
 	}
 
-	step("4/7 applying config/samples to namespace %q", namespace)
+	step("4/8 applying config/samples to namespace %q", namespace)
 	scheme := runtime.NewScheme()
 	_ = clientgoscheme.AddToScheme(scheme)
 	_ = v1alpha1.AddToScheme(scheme)
@@ -136,8 +139,10 @@ func run() error {
 	if err := kc("apply", "-n", namespace, "-k", filepath.Join("config", "samples")); err != nil {
 		return fmt.Errorf("kubectl apply -k config/samples: %w", err)
 	}
-	if err := kc("apply", "-n", namespace, "-f", filepath.Join("config", "samples", "pod_mounting_token.yaml")); err != nil {
-		return fmt.Errorf("kubectl apply the sample pod: %w", err)
+	for _, f := range []string{"pod_mounting_token.yaml", "deployment_reload.yaml"} {
+		if err := kc("apply", "-n", namespace, "-f", filepath.Join("config", "samples", f)); err != nil {
+			return fmt.Errorf("kubectl apply config/samples/%s: %w", f, err)
+		}
 	}
 
 	timeout := 2 * time.Minute
@@ -146,12 +151,12 @@ func run() error {
 			return fmt.Errorf("DEMO_TIMEOUT: %w", err)
 		}
 	}
-	step("5/7 waiting up to %s for every object to be Ready", timeout)
+	step("5/8 waiting up to %s for every object to be Ready", timeout)
 	if err := waitReady(ctx, c, timeout); err != nil {
 		return err
 	}
 
-	step("6/7 kubectl get modelarts -o wide")
+	step("6/8 kubectl get modelarts -o wide")
 	if err := kc("get", "modelarts", "-n", namespace, "-o", "wide"); err != nil {
 		return err
 	}
@@ -160,8 +165,13 @@ func run() error {
 		return err
 	}
 
-	step("7/7 the operator's Secrets (keys only; values stay secret)")
+	step("7/8 the operator's Secrets (keys only; values stay secret)")
 	if err := printSecretKeys(ctx, c); err != nil {
+		return err
+	}
+
+	step("8/8 rotating the dev-environment token: the templated Secret follows and the Deployment that opted in rolls")
+	if err := showRollout(ctx, c, timeout); err != nil {
 		return err
 	}
 
@@ -235,7 +245,7 @@ func waitReady(ctx context.Context, c client.Client, timeout time.Duration) erro
 				notReady = append(notReady, o)
 			}
 		}
-		if len(objs) >= 7 && len(notReady) == 0 {
+		if len(objs) >= 8 && len(notReady) == 0 {
 			step("all %d objects are Ready", len(objs))
 			return nil
 		}
@@ -292,7 +302,64 @@ func printSecretKeys(ctx context.Context, c client.Client) error {
 		if ref := metav1.GetControllerOf(&s); ref != nil {
 			owner = ref.Kind + "/" + ref.Name
 		}
-		fmt.Printf("  Secret %-24s owner %-36s keys: %s\n", s.Name, owner, strings.Join(keys, ", "))
+		fmt.Printf("  Secret %-24s owner %-36s type %-8s keys: %s\n", s.Name, owner, s.Type, strings.Join(keys, ", "))
 	}
 	return nil
+}
+
+// showRollout rotates the token in the simulator, asks for a sync now, and
+// waits until the Deployment listing notebook-env in reload-secrets carries a
+// new secrets-digest on its pod template (no kubelet here: the annotation is
+// what starts a rolling restart in a real cluster).
+func showRollout(ctx context.Context, c client.Client, timeout time.Duration) error {
+	digestOf := func() (string, error) {
+		var d appsv1.Deployment
+		err := c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: "notebook-client"}, &d)
+		return d.Spec.Template.Annotations[v1alpha1.AnnotationSecretsDigest], err
+	}
+	before, err := digestOf()
+	if err != nil {
+		return err
+	}
+	url := fmt.Sprintf("http://%s/admin/devenv/%s/%s/rotate", simAdmin, cloudsim.DefaultProjectID, cloudsim.DefaultDevEnvInstance)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("rotating the token: %w", err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("rotating the token: HTTP %d", resp.StatusCode)
+	}
+	var tok v1alpha1.DevEnvironmentToken
+	if err := c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: "notebook-env"}, &tok); err != nil {
+		return err
+	}
+	patch := client.MergeFrom(tok.DeepCopy())
+	metav1.SetMetaDataAnnotation(&tok.ObjectMeta, v1alpha1.AnnotationSyncNow, time.Now().Format(time.RFC3339))
+	if err := c.Patch(ctx, &tok, patch); err != nil {
+		return err
+	}
+	deadline := time.Now().Add(timeout)
+	for {
+		after, err := digestOf()
+		if err != nil {
+			return err
+		}
+		if after != "" && after != before {
+			step("Deployment/notebook-client pod template: %s=%s", v1alpha1.AnnotationSecretsDigest, after)
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the Deployment notebook-client was not rolled within %s after the token rotated (operator log: %s/manager.log)", timeout, demoDir)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
 }

@@ -11,7 +11,7 @@ import (
 	"github.com/cloudmirror-io/modelarts-operator/internal/cloudclient"
 )
 
-// +kubebuilder:rbac:groups=modelarts.cloudmirror.io,resources=devenvironmenttokens,verbs=get;list;watch
+// +kubebuilder:rbac:groups=modelarts.cloudmirror.io,resources=devenvironmenttokens,verbs=get;list;watch;patch
 // +kubebuilder:rbac:groups=modelarts.cloudmirror.io,resources=devenvironmenttokens/status,verbs=patch
 
 // DefaultDevEnvTokenKey is the Secret key of the token unless spec.secretKey says otherwise.

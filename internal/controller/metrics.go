@@ -33,6 +33,10 @@ var (
 		Name: "modelarts_operator_last_successful_sync_timestamp_seconds",
 		Help: "Unix time of each object's last successful sync (status only carries a heartbeat).",
 	}, []string{"kind", "namespace", "name"})
+	rolloutsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "modelarts_operator_rollouts_total",
+		Help: "Workload rollouts triggered by a sync that changed a Secret they list in reload-secrets, by workload kind.",
+	}, []string{"kind"})
 	// The account label lets PromQL sum what an account's objects need
 	// (1/interval each) against the account's budget.
 	refreshIntervalSeconds = prometheus.NewGaugeVec(prometheus.GaugeOpts{
@@ -62,7 +66,7 @@ var (
 
 func init() {
 	metrics.Registry.MustRegister(cloudRequests, cloudRequestDuration, syncsTotal, lastSuccess,
-		refreshIntervalSeconds, syncLateness, accountBudget, accountReadiness, accountTokenExpiry)
+		rolloutsTotal, refreshIntervalSeconds, syncLateness, accountBudget, accountReadiness, accountTokenExpiry)
 }
 
 // ObserveCloudRequest is the cloud client's metrics hook.

@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -60,6 +61,9 @@ type Applied struct {
 	SecretData map[string][]byte
 	// Events are meaningful cloud-side changes (never carrying a secret value).
 	Events []Event
+	// TemplateValues are top-level template fields besides the Secret's
+	// default keys (ServiceAppAuth's apps).
+	TemplateValues map[string]any
 }
 
 // Event is one Kubernetes event to record on the object.
@@ -101,6 +105,8 @@ type MirrorReconciler[T v1alpha1.Mirrored, D any] struct {
 	Heartbeat time.Duration
 	Workers   int
 	Now       func() time.Time
+	// Rollouts rolls opted-in workloads when a sync changes a Secret (nil: none).
+	Rollouts *Rollouts
 
 	mu      sync.Mutex
 	records map[types.NamespacedName]*syncRecord
@@ -132,7 +138,16 @@ func (r *MirrorReconciler[T, D]) Reconcile(ctx context.Context, req ctrl.Request
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !obj.GetDeletionTimestamp().IsZero() {
-		return ctrl.Result{}, nil
+		r.forget(req.NamespacedName)
+		return ctrl.Result{}, r.finalize(ctx, obj)
+	}
+	// Before anything is written: a Secret that needs work on deletion is
+	// never written without the finalizer that does it.
+	if err := r.ensureFinalizer(ctx, obj); err != nil {
+		if apierrors.IsConflict(err) {
+			return ctrl.Result{RequeueAfter: time.Second}, nil
+		}
+		return ctrl.Result{}, err
 	}
 	before := obj.DeepCopyObject().(T)
 	now := r.now()
@@ -145,6 +160,10 @@ func (r *MirrorReconciler[T, D]) Reconcile(ctx context.Context, req ctrl.Request
 	}
 
 	r.pruneSecrets(ctx, obj)
+	if err := r.backOutMoved(ctx, obj); err != nil {
+		logf.FromContext(ctx).Error(err, "taking merged keys out of the Secret no longer used failed; retrying")
+		return ctrl.Result{RequeueAfter: backoffBase}, nil
+	}
 	wait, due := r.due(ctx, req.NamespacedName, obj, now)
 	if !due {
 		return ctrl.Result{RequeueAfter: wait}, nil
@@ -187,6 +206,16 @@ const (
 func (r *MirrorReconciler[T, D]) sync(ctx context.Context, obj T, now time.Time) (time.Duration, syncOutcome, uint64) {
 	interval := r.refreshInterval(obj)
 	log := logf.FromContext(ctx)
+	target := targetOf(obj)
+
+	// A template that does not parse is the spec's fault: no cloud call
+	// until the spec changes.
+	if _, err := parseTemplates(target); err != nil {
+		r.fail(obj, v1alpha1.ReasonInvalidSpec, err.Error())
+		syncsTotal.WithLabelValues(r.Kind.Name(), v1alpha1.ReasonInvalidSpec).Inc()
+		// The account's current revision: only a spec change makes it due again.
+		return jitter(interval), syncFailed, r.Accounts.Revision(accountKeyOf(obj))
+	}
 
 	c, revision, err := r.accountClient(ctx, obj)
 	if err != nil {
@@ -201,13 +230,33 @@ func (r *MirrorReconciler[T, D]) sync(ctx context.Context, obj T, now time.Time)
 	// Check the owned Secret before the cloud call: a Secret controlled by
 	// something else is left alone, and costs the cloud nothing.
 	secretName := r.Kind.SecretName(obj)
+	merge := target.Creation() == v1alpha1.CreationPolicyMerge
 	var current *corev1.Secret
-	if secretName != "" {
+	if secretName != "" && merge {
+		current, err = r.mergeTarget(ctx, obj, secretName)
+		if errors.Is(err, errMergeTargetMissing) {
+			r.fail(obj, v1alpha1.ReasonSecretNotFound, fmt.Sprintf(
+				"Secret %q does not exist; creationPolicy Merge writes only into an existing Secret", secretName))
+			syncsTotal.WithLabelValues(r.Kind.Name(), v1alpha1.ReasonSecretNotFound).Inc()
+			return min(interval, accountNotReadyRetry), syncFailed, revision
+		}
+	} else if secretName != "" {
 		current, err = r.ownedSecret(ctx, obj, secretName)
 		if errors.Is(err, errSecretConflict) {
+			// Switched from Merge to Owner: our keys leave the Secret we merged into.
+			if err := r.backOut(ctx, obj, secretName, false); err != nil {
+				log.Error(err, "taking merged keys out failed", "secret", secretName)
+			}
+		}
+	}
+	if secretName != "" {
+		if errors.Is(err, errSecretConflict) {
 			r.forgetSecret(client.ObjectKeyFromObject(obj))
-			r.fail(obj, v1alpha1.ReasonSecretConflict, fmt.Sprintf(
-				"Secret %q exists and is not controlled by this object; it is left untouched", secretName))
+			msg := "Secret %q exists and is not controlled by this object; it is left untouched"
+			if merge {
+				msg = "Secret %q holds keys another object merged into it; it is left untouched"
+			}
+			r.fail(obj, v1alpha1.ReasonSecretConflict, fmt.Sprintf(msg, secretName))
 			syncsTotal.WithLabelValues(r.Kind.Name(), v1alpha1.ReasonSecretConflict).Inc()
 			return jitter(interval), syncFailed, revision
 		}
@@ -234,9 +283,25 @@ func (r *MirrorReconciler[T, D]) sync(ctx context.Context, obj T, now time.Time)
 	if current != nil {
 		currentData = current.Data
 	}
+	if templated(target) && current != nil {
+		currentData = r.currentValues(obj, data, current.Data, now)
+	}
 	applied := r.Kind.Apply(obj, data, currentData, now)
 	if secretName != "" && applied.SecretData != nil {
-		if err := r.writeSecret(ctx, obj, secretName, current, applied.SecretData); err != nil {
+		desired, err := renderSecretData(target, applied.SecretData, applied.TemplateValues)
+		if err != nil {
+			restore(obj, snapshot)
+			r.fail(obj, v1alpha1.ReasonInvalidSpec, err.Error())
+			syncsTotal.WithLabelValues(r.Kind.Name(), v1alpha1.ReasonInvalidSpec).Inc()
+			return jitter(interval), syncFailed, revision
+		}
+		var changed bool
+		if merge {
+			changed, err = r.writeMerged(ctx, obj, current, desired)
+		} else {
+			changed, err = r.writeSecret(ctx, obj, secretName, current, desired)
+		}
+		if err != nil {
 			restore(obj, snapshot)
 			if apierrors.IsAlreadyExists(err) {
 				r.fail(obj, v1alpha1.ReasonSecretConflict, fmt.Sprintf(
@@ -247,7 +312,15 @@ func (r *MirrorReconciler[T, D]) sync(ctx context.Context, obj T, now time.Time)
 			log.Error(err, "writing Secret failed", "secret", secretName)
 			return r.backoff(obj, interval), syncFailed, revision
 		}
-		r.rememberSecret(client.ObjectKeyFromObject(obj), applied.SecretData)
+		if merge {
+			// Not cached, so not checked between syncs: the next sync restores it.
+			r.forgetSecret(client.ObjectKeyFromObject(obj))
+		} else {
+			r.rememberSecret(client.ObjectKeyFromObject(obj), desired)
+		}
+		if changed {
+			r.Rollouts.SecretChanged(ctx, obj, obj.GetNamespace(), secretName)
+		}
 	}
 	for _, e := range applied.Events {
 		r.Recorder.Eventf(obj, nil, e.Type, e.Reason, "Sync", "%s", e.Message)
@@ -261,6 +334,34 @@ func (r *MirrorReconciler[T, D]) sync(ctx context.Context, obj T, now time.Time)
 	syncsTotal.WithLabelValues(r.Kind.Name(), "success").Inc()
 	observeSuccess(r.Kind.Name(), obj, interval, now)
 	return jitter(interval), syncSucceeded, revision
+}
+
+// currentValues is what a kind's Apply compares the fetched values with when
+// the Secret holds rendered templates, not the values themselves: the values
+// about to be written if rendering them gives what the Secret holds already
+// (nothing changed), otherwise the same keys with no values (changed).
+func (r *MirrorReconciler[T, D]) currentValues(obj T, data D, secretData map[string][]byte, now time.Time) map[string][]byte {
+	probe := r.Kind.Apply(obj.DeepCopyObject().(T), data, nil, now)
+	rendered, err := renderSecretData(targetOf(obj), probe.SecretData, probe.TemplateValues)
+	if err == nil && holds(secretData, rendered) {
+		return probe.SecretData
+	}
+	changed := make(map[string][]byte, len(probe.SecretData))
+	for k := range probe.SecretData {
+		changed[k] = nil
+	}
+	return changed
+}
+
+// holds says whether data has every key of want with the same value (a
+// merged Secret also holds keys that are not ours).
+func holds(data, want map[string][]byte) bool {
+	for k, v := range want {
+		if got, ok := data[k]; !ok || !bytes.Equal(got, v) {
+			return false
+		}
+	}
+	return true
 }
 
 // fail records a failed sync: Synced turns False with reason; mirrored data,
@@ -529,33 +630,6 @@ func (r *MirrorReconciler[T, D]) ownedSecret(ctx context.Context, obj T, name st
 	return s, nil
 }
 
-// writeSecret creates the owned Secret, or updates it only when its data or
-// label differ from what is wanted.
-func (r *MirrorReconciler[T, D]) writeSecret(ctx context.Context, obj T, name string, current *corev1.Secret, data map[string][]byte) error {
-	if current == nil {
-		s := &corev1.Secret{
-			ObjectMeta: metav1.ObjectMeta{Namespace: obj.GetNamespace(), Name: name,
-				Labels: map[string]string{v1alpha1.LabelManagedBy: v1alpha1.ManagedByValue}},
-			Type: corev1.SecretTypeOpaque,
-			Data: data,
-		}
-		if err := ctrl.SetControllerReference(obj, s, r.Scheme()); err != nil {
-			return err
-		}
-		return r.Create(ctx, s)
-	}
-	if equality.Semantic.DeepEqual(current.Data, data) && current.Labels[v1alpha1.LabelManagedBy] == v1alpha1.ManagedByValue {
-		return nil
-	}
-	s := current.DeepCopy()
-	s.Data = data
-	if s.Labels == nil {
-		s.Labels = map[string]string{}
-	}
-	s.Labels[v1alpha1.LabelManagedBy] = v1alpha1.ManagedByValue
-	return r.Update(ctx, s)
-}
-
 // fieldIndexSecretController indexes the cached (operator-labelled) Secrets
 // by the UID of the object that controls them.
 const fieldIndexSecretController = ".metadata.ownerReferences.controller.uid"
@@ -582,7 +656,10 @@ func (r *MirrorReconciler[T, D]) pruneSecrets(ctx context.Context, obj T) {
 	}
 	want := r.Kind.SecretName(obj)
 	var stale []*corev1.Secret
-	wantWritten := want == ""
+	// A Secret merged into is not ours: it counts as written once status says so.
+	merged := targetOf(obj).Creation() == v1alpha1.CreationPolicyMerge
+	shaped, ok := any(obj).(v1alpha1.SecretShaped)
+	wantWritten := want == "" || (merged && ok && shaped.WrittenSecretName() == want)
 	for i := range owned.Items {
 		s := &owned.Items[i]
 		switch {
@@ -682,7 +759,7 @@ func (r *MirrorReconciler[T, D]) SetupWithManager(ctx context.Context, mgr ctrl.
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(r.Kind.New(), builder.WithPredicates(predicate.Or(
-			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
+			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}, deletionStarted()))).
 		Owns(&corev1.Secret{}, builder.WithPredicates(predicate.ResourceVersionChangedPredicate{})).
 		Watches(&v1alpha1.CloudAccount{}, handler.EnqueueRequestsFromMapFunc(r.dependents),
 			builder.WithPredicates(accountReadinessChanged{})).
@@ -766,3 +843,16 @@ func (accountReadinessChanged) Update(e event.UpdateEvent) bool {
 func (accountReadinessChanged) Create(event.CreateEvent) bool   { return true }
 func (accountReadinessChanged) Delete(event.DeleteEvent) bool   { return true }
 func (accountReadinessChanged) Generic(event.GenericEvent) bool { return false }
+
+// deletionStarted passes the update that marks an object for deletion, so
+// the finalizer's work runs at once.
+func deletionStarted() predicate.Predicate {
+	return predicate.Funcs{
+		CreateFunc:  func(event.CreateEvent) bool { return false },
+		DeleteFunc:  func(event.DeleteEvent) bool { return false },
+		GenericFunc: func(event.GenericEvent) bool { return false },
+		UpdateFunc: func(e event.UpdateEvent) bool {
+			return e.ObjectOld.GetDeletionTimestamp().IsZero() && !e.ObjectNew.GetDeletionTimestamp().IsZero()
+		},
+	}
+}

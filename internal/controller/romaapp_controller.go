@@ -10,7 +10,7 @@ import (
 	"github.com/cloudmirror-io/modelarts-operator/internal/cloudclient"
 )
 
-// +kubebuilder:rbac:groups=modelarts.cloudmirror.io,resources=romaapps,verbs=get;list;watch
+// +kubebuilder:rbac:groups=modelarts.cloudmirror.io,resources=romaapps,verbs=get;list;watch;patch
 // +kubebuilder:rbac:groups=modelarts.cloudmirror.io,resources=romaapps/status,verbs=patch
 
 // romaAppKind mirrors GET /v2/{project_id}/instances/{instance_id}/apps/{app_id};

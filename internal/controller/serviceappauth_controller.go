@@ -13,7 +13,7 @@ import (
 	"github.com/cloudmirror-io/modelarts-operator/internal/cloudclient"
 )
 
-// +kubebuilder:rbac:groups=modelarts.cloudmirror.io,resources=serviceappauths,verbs=get;list;watch
+// +kubebuilder:rbac:groups=modelarts.cloudmirror.io,resources=serviceappauths,verbs=get;list;watch;patch
 // +kubebuilder:rbac:groups=modelarts.cloudmirror.io,resources=serviceappauths/status,verbs=patch
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update;delete
 
@@ -66,6 +66,7 @@ func (serviceAppAuthKind) Apply(s *v1alpha1.ServiceAppAuth, auths *cloudclient.S
 	if s.Spec.SecretName != "" {
 		st.SecretName = s.Spec.SecretName
 		applied.SecretData = appSecretData(auths.Apps)
+		applied.TemplateValues = map[string]any{templateKeyApps: templateApps(auths.Apps)}
 	}
 	return applied
 }
@@ -93,6 +94,19 @@ func appSecretData(apps []cloudclient.AuthedApp) map[string][]byte {
 		put("", apps[0])
 	}
 	return data
+}
+
+// templateApps is the templates' .apps: per app its id, name, key, secret
+// and codes (a list).
+func templateApps(apps []cloudclient.AuthedApp) []map[string]any {
+	out := make([]map[string]any, 0, len(apps))
+	for _, app := range apps {
+		out = append(out, map[string]any{
+			"id": app.AppID, "name": app.AppName, SecretKeyAppKey: app.AppKey, SecretKeyAppSecret: app.AppSecret,
+			SecretKeyAppCodes: append([]string{}, app.AppCodes...),
+		})
+	}
+	return out
 }
 
 func appDiff(old []v1alpha1.AuthorizedApp, cur []cloudclient.AuthedApp) (added, removed int) {

@@ -64,6 +64,7 @@ func setupMirror[T v1alpha1.Mirrored, D any](ctx context.Context, mgr ctrl.Manag
 	r := &MirrorReconciler[T, D]{
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Kind: kind, Accounts: accounts, Recorder: recorder,
 		Heartbeat: opts.StatusHeartbeat, Workers: opts.MaxConcurrentReconciles,
+		Rollouts: &Rollouts{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Recorder: recorder},
 	}
 	return r.SetupWithManager(ctx, mgr)
 }
