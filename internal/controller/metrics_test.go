@@ -95,15 +95,37 @@ func TestLateness(t *testing.T) {
 	}
 }
 
+// metricsWorkspaceID is a workspace of these specs' own, so that their calls
+// (some still waiting on a rate limiter when the objects are deleted) never
+// count in another spec's calls to the default workspace.
+const metricsWorkspaceID = "3e7a1c00000000000000000000000001"
+
+func addMetricsWorkspace() {
+	sim.Update(func(f *cloudsim.Fixture) {
+		p := f.Projects[cloudsim.DefaultProjectID]
+		for _, w := range p.Workspaces {
+			if w.ID == metricsWorkspaceID {
+				return
+			}
+		}
+		p.Workspaces = append(p.Workspaces, cloudsim.Workspace{ID: metricsWorkspaceID, Name: "metrics",
+			Status: "NORMAL", Owner: "testUser", AuthType: "PUBLIC", CreateTime: 1470000000000, UpdateTime: 1470000000000,
+			Grants: []cloudsim.Grant{}})
+	})
+}
+
 // The series the alerts and the dashboard are built on (docs/monitoring.md).
 var _ = Describe("Metrics for alerts", func() {
 	ctx := context.Background()
 	var ns string
-	BeforeEach(func() { ns = newNamespace() })
+	BeforeEach(func() {
+		ns = newNamespace()
+		addMetricsWorkspace()
+	})
 
 	It("publish each object's refresh interval and account, follow accountRef and are deleted with the object", func() {
 		readyAccount(ns, akskData())
-		ws := &v1alpha1.Workspace{ObjectMeta: objMeta(ns, "ws"), Spec: v1alpha1.WorkspaceSpec{MirrorSpec: mirror(), WorkspaceID: cloudsim.DefaultWorkspaceID}}
+		ws := &v1alpha1.Workspace{ObjectMeta: objMeta(ns, "ws"), Spec: v1alpha1.WorkspaceSpec{MirrorSpec: mirror(), WorkspaceID: metricsWorkspaceID}}
 		ws.Spec.RefreshInterval = &metav1.Duration{Duration: 90 * time.Second}
 		Expect(k8sClient.Create(ctx, ws)).To(Succeed())
 		Eventually(condition(ws, v1alpha1.ConditionReady)).Should(haveCondition(metav1.ConditionTrue, v1alpha1.ReasonSynced))
@@ -148,7 +170,7 @@ var _ = Describe("Metrics for alerts", func() {
 		late := lateAfter("workspace", 2)
 		for i := range 15 {
 			ws := &v1alpha1.Workspace{ObjectMeta: objMeta(ns, fmt.Sprintf("ws-%02d", i)),
-				Spec: v1alpha1.WorkspaceSpec{MirrorSpec: mirror(), WorkspaceID: cloudsim.DefaultWorkspaceID}}
+				Spec: v1alpha1.WorkspaceSpec{MirrorSpec: mirror(), WorkspaceID: metricsWorkspaceID}}
 			ws.Spec.RefreshInterval = &metav1.Duration{Duration: 10 * time.Second}
 			Expect(k8sClient.Create(ctx, ws)).To(Succeed())
 		}
