@@ -5,9 +5,7 @@ package chart
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,8 +16,9 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
+
+	"github.com/cloudmirror-io/modelarts-operator/internal/testutil"
 )
 
 const (
@@ -54,21 +53,11 @@ func run(t *testing.T, name string, args ...string) []byte {
 
 func decode(t *testing.T, raw []byte) []*unstructured.Unstructured {
 	t.Helper()
-	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(raw), 4096)
-	var objs []*unstructured.Unstructured
-	for {
-		obj := &unstructured.Unstructured{}
-		err := dec.Decode(&obj.Object)
-		if errors.Is(err, io.EOF) {
-			return objs
-		}
-		if err != nil {
-			t.Fatalf("decoding document %d: %v", len(objs)+1, err)
-		}
-		if len(obj.Object) > 0 {
-			objs = append(objs, obj)
-		}
+	objs, err := testutil.DecodeObjects(raw)
+	if err != nil {
+		t.Fatal(err)
 	}
+	return objs
 }
 
 func helmTemplate(t *testing.T, args ...string) []*unstructured.Unstructured {
