@@ -90,7 +90,8 @@ func main() {
 		setupLog.Error(err, "unable to create clientset")
 		os.Exit(1)
 	}
-	opts.Pool = cloudclient.NewPool(cloudclient.Options{HTTPTimeout: cloudTimeout, Observe: controller.ObserveCloudRequest})
+	opts.Pool = cloudclient.NewPool(cloudclient.Options{HTTPTimeout: cloudTimeout, Observe: controller.ObserveCloudRequest,
+		ServiceAccountToken: controller.ServiceAccountTokens(clientset)})
 	if err := controller.SetupWithManager(mgr, clientset, opts); err != nil {
 		setupLog.Error(err, "unable to set up controllers")
 		os.Exit(1)

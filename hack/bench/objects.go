@@ -44,11 +44,13 @@ func accountObjects(ns, simURL string, rps int32) []client.Object {
 		return &v1alpha1.CloudAccount{
 			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
 			Spec: v1alpha1.CloudAccountSpec{
-				Cloud: "HuaweiCloud", Region: "cn-north-4", ProjectID: cloudsim.DefaultProjectID,
-				CredentialsSecretRef: v1alpha1.LocalObjectReference{Name: secretName},
-				Endpoints:            &v1alpha1.CloudEndpoints{IAM: simURL, ModelArts: simURL, ROMA: simURL},
-				AllowInsecureHTTP:    true,
-				RequestsPerSecond:    &rps, Burst: &rps,
+				CloudConnection: v1alpha1.CloudConnection{
+					Cloud: "HuaweiCloud", Region: "cn-north-4", ProjectID: cloudsim.DefaultProjectID,
+					Endpoints:         &v1alpha1.CloudEndpoints{IAM: simURL, ModelArts: simURL, ROMA: simURL},
+					AllowInsecureHTTP: true,
+					RequestsPerSecond: &rps, Burst: &rps,
+				},
+				CredentialsSecretRef: &v1alpha1.LocalObjectReference{Name: secretName},
 			},
 		}
 	}
@@ -81,7 +83,7 @@ func newToken(ns string, i int, interval time.Duration) *v1alpha1.DevEnvironment
 	return &v1alpha1.DevEnvironmentToken{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: tokenName(i)},
 		Spec: v1alpha1.DevEnvironmentTokenSpec{
-			MirrorSpec: v1alpha1.MirrorSpec{AccountRef: v1alpha1.LocalObjectReference{Name: accountOf(i)},
+			MirrorSpec: v1alpha1.MirrorSpec{AccountRef: v1alpha1.AccountReference{Name: accountOf(i)},
 				RefreshInterval: &metav1.Duration{Duration: interval}},
 			InstanceID: devEnvInstanceID(i),
 		},
@@ -92,7 +94,7 @@ func newWorkspace(ns string, i int, interval time.Duration) *v1alpha1.Workspace 
 	return &v1alpha1.Workspace{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: workspaceName(i)},
 		Spec: v1alpha1.WorkspaceSpec{
-			MirrorSpec: v1alpha1.MirrorSpec{AccountRef: v1alpha1.LocalObjectReference{Name: accountOf(i)},
+			MirrorSpec: v1alpha1.MirrorSpec{AccountRef: v1alpha1.AccountReference{Name: accountOf(i)},
 				RefreshInterval: &metav1.Duration{Duration: interval}},
 			WorkspaceID: workspaceID(i),
 		},

@@ -107,7 +107,7 @@ var _ = Describe("Leak scan", Ordered, func() {
 
 		var objs []v1alpha1.Mirrored
 		for _, account := range []string{"acct", "pw"} {
-			m := v1alpha1.MirrorSpec{AccountRef: v1alpha1.LocalObjectReference{Name: account}}
+			m := v1alpha1.MirrorSpec{AccountRef: v1alpha1.AccountReference{Name: account}}
 			objs = append(objs,
 				&v1alpha1.Workspace{ObjectMeta: objMeta(ns, account+"-ws"), Spec: v1alpha1.WorkspaceSpec{MirrorSpec: m, WorkspaceID: cloudsim.DefaultWorkspaceID}},
 				&v1alpha1.AuthorizationSet{ObjectMeta: objMeta(ns, account+"-auths"), Spec: v1alpha1.AuthorizationSetSpec{MirrorSpec: m}},

@@ -40,6 +40,13 @@ func SetupWithManager(mgr ctrl.Manager, clientset kubernetes.Interface, opts Opt
 	if err := (&CloudAccountReconciler{Client: mgr.GetClient(), Accounts: accounts, Secrets: secrets}).SetupWithManager(mgr); err != nil {
 		return err
 	}
+	clusterSecrets := NewReferencedSecrets(clientset, NewClusterCloudAccountEvent)
+	if err := mgr.Add(clusterSecrets); err != nil {
+		return err
+	}
+	if err := (&CloudAccountReconciler{Client: mgr.GetClient(), Accounts: accounts, Secrets: clusterSecrets, Cluster: true}).SetupWithManager(mgr); err != nil {
+		return err
+	}
 	recorder := mgr.GetEventRecorder("modelarts-operator")
 	ctx := context.Background()
 	// One index for every kind: which Secrets an object controls.

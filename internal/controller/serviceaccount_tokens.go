@@ -1,0 +1,39 @@
+package controller
+
+import (
+	"context"
+
+	authenticationv1 "k8s.io/api/authentication/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/cloudmirror-io/modelarts-operator/internal/cloudclient"
+)
+
+// ServiceAccountTokens asks the API server for ServiceAccount tokens through
+// the TokenRequest API (serviceaccounts/token, create): the operator's only
+// permission on ServiceAccounts. The token is handed to IAM and never kept.
+// Errors are fixed texts that name no token.
+func ServiceAccountTokens(clientset kubernetes.Interface) cloudclient.ServiceAccountTokenFunc {
+	return func(ctx context.Context, namespace, name, audience string, expirationSeconds int64) (string, error) {
+		req := &authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{
+			Audiences:         []string{audience},
+			ExpirationSeconds: &expirationSeconds,
+		}}
+		resp, err := clientset.CoreV1().ServiceAccounts(namespace).CreateToken(ctx, name, req, metav1.CreateOptions{})
+		switch {
+		case err == nil:
+			return resp.Status.Token, nil
+		case apierrors.IsNotFound(err):
+			return "", &cloudclient.Error{API: cloudclient.APIServiceAccountToken, Reason: cloudclient.ReasonNotFound,
+				Message: "ServiceAccount " + namespace + "/" + name + " not found"}
+		case apierrors.IsForbidden(err):
+			return "", &cloudclient.Error{API: cloudclient.APIServiceAccountToken, Reason: cloudclient.ReasonForbidden,
+				Message: "the operator may not create tokens for ServiceAccount " + namespace + "/" + name}
+		default:
+			return "", &cloudclient.Error{API: cloudclient.APIServiceAccountToken, Reason: cloudclient.ReasonCloudError,
+				Message: "the TokenRequest for ServiceAccount " + namespace + "/" + name + " failed", Err: err}
+		}
+	}
+}
