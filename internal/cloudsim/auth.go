@@ -57,6 +57,13 @@ func (s *Server) authenticate(r *http.Request, body []byte, project string) *aut
 		}
 	}
 	if key == nil {
+		temp, e := s.tempAccessKey(a.AccessKey, now)
+		if e != nil {
+			return e
+		}
+		key = temp
+	}
+	if key == nil {
 		return unauthorized("the access key does not exist")
 	}
 	date := r.Header.Get(signer.HeaderDate)

@@ -23,10 +23,15 @@ const (
 	APIServiceAPIAuths API = "service_api_auths"
 	APIRomaApp         API = "roma_app"
 	APIDevEnvToken     API = "devenv_token"
+	// APIIAMIDToken is the workload identity exchange (id-token/tokens).
+	APIIAMIDToken API = "iam_id_token"
+	// APIMetadata is the instance metadata service (session token and securitykey).
+	APIMetadata API = "instance_metadata"
 )
 
 // APIs lists every simulated API.
-var APIs = []API{APIIAMToken, APIWorkspace, APIAuthorizations, APIServiceAPIAuths, APIRomaApp, APIDevEnvToken}
+var APIs = []API{APIIAMToken, APIWorkspace, APIAuthorizations, APIServiceAPIAuths, APIRomaApp, APIDevEnvToken,
+	APIIAMIDToken, APIMetadata}
 
 func validAPI(a API) bool {
 	for _, x := range APIs {
@@ -72,6 +77,16 @@ type Server struct {
 	listField     string
 	clock         func() time.Time
 
+	jwks      JWKSSource
+	federated int
+
+	metaSessions     map[string]time.Time
+	tempKeys         map[string]*tempKey
+	currentTemp      string
+	tempLifetime     time.Duration
+	tempRotateBefore time.Duration
+	expiredTempUses  int
+
 	closeOnce sync.Once
 	closed    chan struct{}
 }
@@ -90,6 +105,11 @@ func New(f *Fixture) *Server {
 		listField: "auth",
 		clock:     time.Now,
 		closed:    make(chan struct{}),
+
+		metaSessions:     map[string]time.Time{},
+		tempKeys:         map[string]*tempKey{},
+		tempLifetime:     DefaultTempCredentialLifetime,
+		tempRotateBefore: DefaultTempCredentialRotateBefore,
 	}
 	return s
 }
@@ -364,6 +384,7 @@ func (s *Server) GenerateAuthorizations(projectID string, n int) {
 
 type route struct {
 	api       API
+	method    string // "" for GET
 	project   string
 	id        string // counter id
 	service   string
@@ -383,7 +404,13 @@ func match(path string) (route, bool) {
 	}
 	switch {
 	case len(seg) == 3 && seg[0] == "v3" && seg[1] == "auth" && seg[2] == "tokens":
-		return route{api: APIIAMToken}, true
+		return route{api: APIIAMToken, method: http.MethodPost}, true
+	case len(seg) == 4 && seg[0] == "v3.0" && seg[1] == "OS-AUTH" && seg[2] == "id-token" && seg[3] == "tokens":
+		return route{api: APIIAMIDToken, method: http.MethodPost}, true
+	case path == "/meta-data/latest/api/token":
+		return route{api: APIMetadata, method: http.MethodPut, id: "token"}, true
+	case path == "/openstack/latest/securitykey":
+		return route{api: APIMetadata, id: "securitykey"}, true
 	case len(seg) == 4 && seg[0] == "v1" && seg[2] == "workspaces":
 		return route{api: APIWorkspace, project: seg[1], workspace: seg[3], id: seg[3]}, true
 	case len(seg) == 3 && seg[0] == "v2" && seg[2] == "authorizations":
@@ -403,9 +430,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	reqID := randomHex(16)
 	w.Header().Set(HeaderRequestID, reqID)
 	rt, ok := match(r.URL.Path)
-	wantMethod := http.MethodGet
-	if rt.api == APIIAMToken {
-		wantMethod = http.MethodPost
+	wantMethod := rt.method
+	if wantMethod == "" {
+		wantMethod = http.MethodGet
 	}
 	if !ok || r.Method != wantMethod {
 		writeJSON(w, http.StatusNotFound, map[string]string{
@@ -420,7 +447,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, modelArtsError("APIGW.0201", "Request body could not be read"))
 		return
 	}
-	if rt.api == APIIAMToken {
+	if rt.api == APIIAMToken || rt.api == APIIAMIDToken {
 		rt.id = scopedProject(body)
 	}
 	s.count(rt.api, rt.id)
@@ -434,8 +461,18 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if done := s.applyFault(w, r, rt, reqID); done {
 		return
 	}
-	if rt.api == APIIAMToken {
+	switch {
+	case rt.api == APIIAMToken:
 		s.serveToken(w, body)
+		return
+	case rt.api == APIIAMIDToken:
+		s.serveIDToken(w, r, body)
+		return
+	case rt.api == APIMetadata && rt.method == http.MethodPut:
+		s.serveMetadataToken(w, r)
+		return
+	case rt.api == APIMetadata:
+		s.serveSecurityKey(w, r)
 		return
 	}
 	if e := s.authenticate(r, body, rt.project); e != nil {
