@@ -111,7 +111,7 @@ var _ = Describe("Keyless accounts", func() {
 				Expect(condition(w, v1alpha1.ConditionReady)(Default)).To(haveCondition(metav1.ConditionTrue, v1alpha1.ReasonSynced))
 			}
 		}
-		Expect(sim.FederatedTokens() - exchangesBefore).To(Equal(1), "one IAM exchange for the account over the run")
+		Expect(sim.FederatedTokens()-exchangesBefore).To(Equal(1), "one IAM exchange for the account over the run")
 	})
 
 	It("cannot use a ServiceAccount of another namespace", func() {
@@ -164,7 +164,7 @@ var _ = Describe("Keyless accounts", func() {
 			time.Sleep(300 * time.Millisecond)
 		}
 		Expect(sim.ExpiredTempCredentialUses()).To(Equal(expiredBefore), "no request signed with expired credentials")
-		Expect(sim.TempCredentialsIssued() - issuedBefore).To(BeNumerically(">=", 3), "credentials were rotated")
+		Expect(sim.TempCredentialsIssued()-issuedBefore).To(BeNumerically(">=", 3), "credentials were rotated")
 	})
 })
 
