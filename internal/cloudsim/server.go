@@ -29,6 +29,9 @@ const (
 	APIMetadata API = "instance_metadata"
 )
 
+// ResourceAPIs are the cloud APIs the mirrored kinds read.
+var ResourceAPIs = []API{APIWorkspace, APIAuthorizations, APIServiceAPIAuths, APIRomaApp, APIDevEnvToken}
+
 // APIs lists every simulated API.
 var APIs = []API{APIIAMToken, APIWorkspace, APIAuthorizations, APIServiceAPIAuths, APIRomaApp, APIDevEnvToken,
 	APIIAMIDToken, APIMetadata}
