@@ -9,33 +9,40 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	v1alpha1 "github.com/cloudmirror-io/modelarts-operator/api/v1alpha1"
 	"github.com/cloudmirror-io/modelarts-operator/internal/cloudclient"
 	"github.com/cloudmirror-io/modelarts-operator/internal/cloudsim"
+	"github.com/cloudmirror-io/modelarts-operator/internal/controller"
 )
 
 const (
 	accountAKSK     = "bench-aksk"
 	accountPassword = "bench-password"
+	accountWorkload = "bench-workload-identity"
+	// benchSA is the ServiceAccount of the workload identity account, in
+	// both namespaces; benchIdP and benchAudience configure the simulator's IAM.
+	benchSA       = "bench-modelarts"
+	benchIdP      = "bench-oidc"
+	benchAudience = "sts.bench.example"
 )
 
-// accountOf spreads objects over the two accounts: even indexes on AK/SK,
-// odd ones on the password account (whose IAM token must be cached).
-func accountOf(i int) string {
-	if i%2 == 0 {
-		return accountAKSK
-	}
-	return accountPassword
-}
+var accounts = []string{accountAKSK, accountPassword, accountWorkload}
+
+// accountOf spreads objects over the three accounts in turn: AK/SK, a
+// password account and a workload identity account (whose IAM tokens must
+// be cached: one request, one exchange over the run).
+func accountOf(i int) string { return accounts[i%len(accounts)] }
 
 func tokenName(i int) string     { return fmt.Sprintf("tok-%06d", i) }
 func workspaceName(i int) string { return fmt.Sprintf("ws-%06d", i) }
 
-// accountObjects are the two credentials Secrets and CloudAccounts, with a
-// client-side budget sized for the load (rps per account).
+// accountObjects are the two credentials Secrets, the ServiceAccount and
+// the three CloudAccounts, with a client-side budget sized for the load
+// (rps per account).
 func accountObjects(ns, simURL string, rps int32) []client.Object {
 	secret := func(name string, data map[string]string) *corev1.Secret {
 		return &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, StringData: data}
@@ -54,6 +61,9 @@ func accountObjects(ns, simURL string, rps int32) []client.Object {
 			},
 		}
 	}
+	workload := account(accountWorkload, "")
+	workload.Spec.CredentialsSecretRef = nil
+	workload.Spec.WorkloadIdentity = &v1alpha1.WorkloadIdentity{ServiceAccountName: benchSA, IdentityProviderID: benchIdP, Audience: benchAudience}
 	return []client.Object{
 		secret("bench-credentials-aksk", map[string]string{
 			cloudclient.KeyAccessKey: cloudsim.DefaultAccessKey, cloudclient.KeySecretKey: cloudsim.DefaultSecretKey}),
@@ -62,6 +72,8 @@ func accountObjects(ns, simURL string, rps int32) []client.Object {
 			cloudclient.KeyDomainName: cloudsim.DefaultDomainName}),
 		account(accountAKSK, "bench-credentials-aksk"),
 		account(accountPassword, "bench-credentials-password"),
+		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: benchSA}},
+		workload,
 	}
 }
 
@@ -72,11 +84,13 @@ func cloudConfigs(simURL string, rps int32) map[string]cloudclient.Config {
 		Endpoints:         cloudclient.Endpoints{IAM: simURL, ModelArts: simURL, ROMA: simURL},
 		RequestsPerSecond: float64(rps), Burst: int(rps),
 	}
-	aksk, password := base, base
+	aksk, password, workload := base, base, base
+	workload.WorkloadIdentity = &cloudclient.WorkloadIdentity{Namespace: floorNS, ServiceAccount: benchSA, Audience: benchAudience,
+		ExpirationSeconds: 3600, IdentityProviderID: benchIdP}
 	aksk.Credentials = cloudclient.Credentials{AccessKey: cloudsim.DefaultAccessKey, SecretKey: cloudsim.DefaultSecretKey}
 	password.Credentials = cloudclient.Credentials{UserName: cloudsim.DefaultUserName, Password: cloudsim.DefaultPassword,
 		DomainName: cloudsim.DefaultDomainName}
-	return map[string]cloudclient.Config{accountAKSK: aksk, accountPassword: password}
+	return map[string]cloudclient.Config{accountAKSK: aksk, accountPassword: password, accountWorkload: workload}
 }
 
 func newToken(ns string, i int, interval time.Duration) *v1alpha1.DevEnvironmentToken {
@@ -152,8 +166,8 @@ func createObjects(ctx context.Context, c client.Client, ns string, n int, inter
 // status update; per Workspace a cloud GET and a status update; each kind on
 // `workers` goroutines, as the operator runs `workers` per controller. The
 // objects already exist in ns; creating them is not timed.
-func runFloor(ctx context.Context, c client.Client, ns string, n, workers int, configs map[string]cloudclient.Config) (time.Duration, error) {
-	pool := cloudclient.NewPool(cloudclient.Options{})
+func runFloor(ctx context.Context, c client.Client, clientset kubernetes.Interface, ns string, n, workers int, configs map[string]cloudclient.Config) (time.Duration, error) {
+	pool := cloudclient.NewPool(cloudclient.Options{ServiceAccountToken: controller.ServiceAccountTokens(clientset)})
 	clients := map[string]*cloudclient.Client{}
 	for name, cfg := range configs {
 		cl, err := pool.Client(cfg)

@@ -182,6 +182,7 @@ func (s *Server) ResetCounters() {
 	defer s.mu.Unlock()
 	s.counters = map[API]*counter{}
 	s.issued = 0
+	s.federated = 0
 }
 
 // RequestCounts is a snapshot of the counters, as the admin API shows them.
