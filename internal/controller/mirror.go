@@ -102,6 +102,9 @@ type MirrorReconciler[T v1alpha1.Mirrored, D any] struct {
 	Heartbeat time.Duration
 	Workers   int
 	Now       func() time.Time
+	// NamespaceScoped: the operator runs with --watch-namespaces, without
+	// ClusterCloudAccounts (their selectors need cluster-wide reads).
+	NamespaceScoped bool
 
 	mu      sync.Mutex
 	records map[types.NamespacedName]*syncRecord
@@ -374,6 +377,9 @@ var errAccountRegistering = errors.New("account is Ready but not yet registered"
 func (r *MirrorReconciler[T, D]) accountAllowed(ctx context.Context, obj T) (string, bool, error) {
 	if !obj.Mirror().AccountRef.IsCluster() {
 		return "", true, nil
+	}
+	if r.NamespaceScoped {
+		return "ClusterCloudAccounts are not served: the operator runs confined to namespaces (--watch-namespaces)", false, nil
 	}
 	var account v1alpha1.ClusterCloudAccount
 	if err := r.Get(ctx, accountKeyOf(obj), &account); err != nil {
@@ -774,19 +780,21 @@ func (r *MirrorReconciler[T, D]) SetupWithManager(ctx context.Context, mgr ctrl.
 	}); err != nil {
 		return err
 	}
-	return ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr).
 		For(r.Kind.New(), builder.WithPredicates(predicate.Or(
 			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		Owns(&corev1.Secret{}, builder.WithPredicates(predicate.ResourceVersionChangedPredicate{})).
 		Watches(&v1alpha1.CloudAccount{}, handler.EnqueueRequestsFromMapFunc(r.dependents),
-			builder.WithPredicates(accountReadinessChanged{})).
-		Watches(&v1alpha1.ClusterCloudAccount{}, handler.EnqueueRequestsFromMapFunc(r.dependents),
+			builder.WithPredicates(accountReadinessChanged{}))
+	if !r.NamespaceScoped {
+		b = b.Watches(&v1alpha1.ClusterCloudAccount{}, handler.EnqueueRequestsFromMapFunc(r.dependents),
 			builder.WithPredicates(predicate.Or[client.Object](accountReadinessChanged{}, predicate.GenerationChangedPredicate{}))).
-		// Namespace labels decide which objects may use a ClusterCloudAccount;
-		// only their metadata is cached.
-		WatchesMetadata(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.namespaceDependents),
-			builder.WithPredicates(predicate.LabelChangedPredicate{})).
-		WatchesRawSource(source.Func(r.accountConfigChanges)).
+			// Namespace labels decide which objects may use a ClusterCloudAccount;
+			// only their metadata is cached.
+			WatchesMetadata(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.namespaceDependents),
+				builder.WithPredicates(predicate.LabelChangedPredicate{}))
+	}
+	return b.WatchesRawSource(source.Func(r.accountConfigChanges)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.Workers, 1)}).
 		Named(r.Kind.Name()).
 		Complete(r)
