@@ -208,6 +208,10 @@ func (r *CloudAccountReconciler) check(ctx context.Context, account client.Objec
 	src := accountSourceOf(account)
 	cfg := connectionConfig(src.conn)
 	out := accountCheck{endpoints: resolvedEndpoints(cfg)}
+	if src.secret == nil {
+		// A keyless account watches no Secret (any more).
+		r.Secrets.Forget(client.ObjectKeyFromObject(account))
+	}
 
 	switch {
 	case src.workload != nil:
@@ -261,17 +265,19 @@ func (r *CloudAccountReconciler) check(ctx context.Context, account client.Objec
 	if err != nil {
 		reason := cloudclient.ReasonOf(err)
 		out.reason, out.message = string(reason), credentialFailure(out.method, err)
+		if reason == cloudclient.ReasonCloudError || reason == cloudclient.ReasonThrottled || reason == cloudclient.ReasonInvalidResponse {
+			out.retryable = err
+		}
 		var ce *cloudclient.Error
 		if errors.As(err, &ce) {
 			switch ce.API {
 			case cloudclient.APIServiceAccountToken:
-				out.reason = v1alpha1.ReasonTokenRequestFailed
+				// The operator cannot watch ServiceAccounts (it may only
+				// create their tokens): a missing one is retried with backoff.
+				out.reason, out.retryable = v1alpha1.ReasonTokenRequestFailed, err
 			case cloudclient.APIInstanceMetadata:
 				out.reason = v1alpha1.ReasonMetadataError
 			}
-		}
-		if reason == cloudclient.ReasonCloudError || reason == cloudclient.ReasonThrottled || reason == cloudclient.ReasonInvalidResponse {
-			out.retryable = err
 		}
 		return out
 	}

@@ -114,6 +114,21 @@ var _ = Describe("Keyless accounts", func() {
 		Expect(sim.FederatedTokens()-exchangesBefore).To(Equal(1), "one IAM exchange for the account over the run")
 	})
 
+	It("becomes Ready once its ServiceAccount is created", func() {
+		issuer := trustCluster()
+		idp := "idp-late-" + ns
+		sim.Update(func(f *cloudsim.Fixture) {
+			f.IdentityProviders = append(f.IdentityProviders, cloudsim.IdentityProvider{ID: idp, Issuer: issuer, ClientID: wiAudience,
+				Subjects: map[string][]string{"system:serviceaccount:" + ns + ":late": {cloudsim.DefaultProjectID}}})
+		})
+		a := keylessAccount(ns, "acct")
+		a.Spec.WorkloadIdentity = &v1alpha1.WorkloadIdentity{ServiceAccountName: "late", IdentityProviderID: idp, Audience: wiAudience}
+		Expect(k8sClient.Create(ctx, a)).To(Succeed())
+		Eventually(accountReady(ns, "acct")).Should(haveCondition(metav1.ConditionFalse, v1alpha1.ReasonTokenRequestFailed))
+		Expect(k8sClient.Create(ctx, &corev1.ServiceAccount{ObjectMeta: objMeta(ns, "late")})).To(Succeed())
+		Eventually(accountReady(ns, "acct"), 30*time.Second).Should(haveCondition(metav1.ConditionTrue, v1alpha1.ReasonCredentialsValid))
+	})
+
 	It("cannot use a ServiceAccount of another namespace", func() {
 		other := newNamespace()
 		idp := workloadIdentityFor(other, "modelarts") // mapped at IAM, but in another namespace
