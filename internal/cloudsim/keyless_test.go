@@ -4,7 +4,9 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/json"
+	"encoding/pem"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -153,5 +155,33 @@ func TestMetadataCredentialsRotateAndExpire(t *testing.T) {
 	}
 	if e.sim.ExpiredTempCredentialUses() != 1 {
 		t.Errorf("expired uses %d", e.sim.ExpiredTempCredentialUses())
+	}
+}
+
+func TestJWKSFromURL(t *testing.T) {
+	_, jwks := issuerKeys(t, "k1")
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/openid/v1/jwks" || r.Header.Get("Authorization") != "Bearer reader-token" {
+			http.Error(w, "forbidden", http.StatusForbidden)
+			return
+		}
+		_, _ = w.Write(jwks)
+	}))
+	defer srv.Close()
+	ca := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
+	src, err := JWKSFromURL(srv.URL+"/openid/v1/jwks", ca, "reader-token")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := src(); err != nil || string(got) != string(jwks) {
+		t.Fatalf("JWKS %q, %v", got, err)
+	}
+	wrong, _ := JWKSFromURL(srv.URL+"/openid/v1/jwks", ca, "other")
+	if _, err := wrong(); err == nil {
+		t.Error("a refused fetch must fail")
+	}
+	untrusted, _ := JWKSFromURL(srv.URL+"/openid/v1/jwks", nil, "reader-token")
+	if _, err := untrusted(); err == nil {
+		t.Error("an untrusted certificate must fail")
 	}
 }
