@@ -185,9 +185,12 @@ func (r *CloudAccountReconciler) retryAfter(key types.NamespacedName, err error)
 // recheckAfter keeps a password account's token expiry in status current:
 // Token is answered from the cache, and renewed there before it expires.
 func (r *CloudAccountReconciler) recheckAfter(check accountCheck) time.Duration {
-	if !check.tokenExpiresAt.IsZero() {
-		// Short-lived temporary credentials are renewed well within their life.
+	if check.method == cloudclient.AuthInstanceMetadata {
+		// Temporary credentials may live shorter than the token recheck.
 		return min(tokenRecheckInterval, max(time.Until(check.tokenExpiresAt)/2, time.Second))
+	}
+	if !check.tokenExpiresAt.IsZero() {
+		return tokenRecheckInterval
 	}
 	return accountRecheckInterval
 }
