@@ -247,7 +247,7 @@ func (o options) setJWKS(sim *cloudsim.Server) error {
 		sim.SetJWKS(cloudsim.JWKSFromFile(o.jwksFile))
 	case o.jwksURL != "":
 		var ca []byte
-		var bearer string
+		var bearer func() string
 		var err error
 		if o.jwksCAFile != "" {
 			if ca, err = os.ReadFile(o.jwksCAFile); err != nil {
@@ -255,11 +255,14 @@ func (o options) setJWKS(sim *cloudsim.Server) error {
 			}
 		}
 		if o.jwksTokenFile != "" {
-			b, err := os.ReadFile(o.jwksTokenFile)
-			if err != nil {
+			if _, err := os.Stat(o.jwksTokenFile); err != nil {
 				return err
 			}
-			bearer = strings.TrimSpace(string(b))
+			// Read on every fetch: a projected token file is rotated.
+			bearer = func() string {
+				b, _ := os.ReadFile(o.jwksTokenFile)
+				return strings.TrimSpace(string(b))
+			}
 		}
 		src, err := cloudsim.JWKSFromURL(o.jwksURL, ca, bearer)
 		if err != nil {

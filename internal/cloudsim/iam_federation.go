@@ -170,8 +170,9 @@ func JWKSFromFile(path string) JWKSSource {
 
 // JWKSFromURL fetches the key set from url (e.g. the API server's
 // https://…/openid/v1/jwks), trusting caPEM in addition to the system roots
-// and sending bearer (if any) as Authorization.
-func JWKSFromURL(url string, caPEM []byte, bearer string) (JWKSSource, error) {
+// and sending bearer() (if set and not empty) as Authorization; it is called
+// on every fetch, so a rotated token file is followed.
+func JWKSFromURL(url string, caPEM []byte, bearer func() string) (JWKSSource, error) {
 	tlsCfg := &tls.Config{MinVersion: tls.VersionTLS12}
 	if len(caPEM) > 0 {
 		roots, err := x509.SystemCertPool()
@@ -189,8 +190,10 @@ func JWKSFromURL(url string, caPEM []byte, bearer string) (JWKSSource, error) {
 		if err != nil {
 			return nil, err
 		}
-		if bearer != "" {
-			req.Header.Set("Authorization", "Bearer "+bearer)
+		if bearer != nil {
+			if b := bearer(); b != "" {
+				req.Header.Set("Authorization", "Bearer "+b)
+			}
 		}
 		resp, err := hc.Do(req)
 		if err != nil {

@@ -169,18 +169,18 @@ func TestJWKSFromURL(t *testing.T) {
 	}))
 	defer srv.Close()
 	ca := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
-	src, err := JWKSFromURL(srv.URL+"/openid/v1/jwks", ca, "reader-token")
+	src, err := JWKSFromURL(srv.URL+"/openid/v1/jwks", ca, func() string { return "reader-token" })
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got, err := src(); err != nil || string(got) != string(jwks) {
 		t.Fatalf("JWKS %q, %v", got, err)
 	}
-	wrong, _ := JWKSFromURL(srv.URL+"/openid/v1/jwks", ca, "other")
+	wrong, _ := JWKSFromURL(srv.URL+"/openid/v1/jwks", ca, func() string { return "other" })
 	if _, err := wrong(); err == nil {
 		t.Error("a refused fetch must fail")
 	}
-	untrusted, _ := JWKSFromURL(srv.URL+"/openid/v1/jwks", nil, "reader-token")
+	untrusted, _ := JWKSFromURL(srv.URL+"/openid/v1/jwks", nil, func() string { return "reader-token" })
 	if _, err := untrusted(); err == nil {
 		t.Error("an untrusted certificate must fail")
 	}
