@@ -32,7 +32,9 @@ type tempKey struct {
 }
 
 // SetTempCredentialLifetime sets the lifetime of temporary credentials
-// issued from now on, and how long before expiry new ones are issued.
+// and how long before expiry new ones are issued. The next securitykey read
+// gets new credentials with that lifetime; those issued before stay valid
+// until they expire.
 func (s *Server) SetTempCredentialLifetime(lifetime, rotateBefore time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -40,6 +42,7 @@ func (s *Server) SetTempCredentialLifetime(lifetime, rotateBefore time.Duration)
 		lifetime = DefaultTempCredentialLifetime
 	}
 	s.tempLifetime, s.tempRotateBefore = lifetime, min(max(rotateBefore, 0), lifetime)
+	s.currentTemp = ""
 }
 
 // TempCredentialsIssued counts temporary credentials issued.
