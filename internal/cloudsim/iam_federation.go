@@ -50,6 +50,14 @@ func (s *Server) FederatedTokens() int {
 	return s.federated
 }
 
+// FederatedTokensFor counts IAM tokens issued for ID tokens of subject
+// (system:serviceaccount:<ns>:<name>), since New.
+func (s *Server) FederatedTokensFor(subject string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.federatedBySubject[subject]
+}
+
 type idTokenRequest struct {
 	Auth struct {
 		IDToken struct {
@@ -109,6 +117,10 @@ func (s *Server) serveIDToken(w http.ResponseWriter, r *http.Request, body []byt
 	s.tokens[tok] = &issuedToken{user: subject, domain: "federated:" + idp.ID, project: project, expires: exp}
 	s.issued++
 	s.federated++
+	if s.federatedBySubject == nil {
+		s.federatedBySubject = map[string]int{}
+	}
+	s.federatedBySubject[subject]++
 	w.Header().Set("X-Subject-Token", tok)
 	writeJSON(w, http.StatusCreated, map[string]any{"token": map[string]any{
 		"expires_at": exp.Format(iamTimeLayout),

@@ -80,8 +80,9 @@ type Server struct {
 	listField     string
 	clock         func() time.Time
 
-	jwks      JWKSSource
-	federated int
+	jwks               JWKSSource
+	federated          int
+	federatedBySubject map[string]int
 
 	metaSessions     map[string]time.Time
 	tempKeys         map[string]*tempKey
