@@ -128,6 +128,8 @@ var _ = Describe("Manager RBAC", func() {
 		Expect(verbs("", "namespaces")).To(Equal([]string{"get", "list", "watch"}))
 		Expect(verbs("", "serviceaccounts/token")).To(Equal([]string{"create"}))
 		Expect(verbs("", "serviceaccounts")).To(BeEmpty())
+		// TokenReview: a ServiceAccount token the API server would accept is never sent to a cloud.
+		Expect(verbs("authentication.k8s.io", "tokenreviews")).To(Equal([]string{"create"}))
 	})
 })
 

@@ -114,6 +114,25 @@ var _ = Describe("Keyless accounts", func() {
 		Expect(sim.FederatedTokensFor(subject)).To(Equal(1), "one IAM exchange for the account over the run")
 	})
 
+	It("never requests a token the Kubernetes API server would accept", func() {
+		issuer := trustCluster()
+		Expect(k8sClient.Create(ctx, &corev1.ServiceAccount{ObjectMeta: objMeta(ns, "modelarts")})).To(Succeed())
+		subject := "system:serviceaccount:" + ns + ":modelarts"
+		idp := "idp-api-" + ns
+		// An IAM that would even accept it: the operator must not send it.
+		sim.Update(func(f *cloudsim.Fixture) {
+			f.IdentityProviders = append(f.IdentityProviders, cloudsim.IdentityProvider{ID: idp, Issuer: issuer, ClientID: issuer,
+				Subjects: map[string][]string{subject: {cloudsim.DefaultProjectID}}})
+		})
+		a := keylessAccount(ns, "acct")
+		// The API server's own audience (its --api-audiences default to the issuer).
+		a.Spec.WorkloadIdentity = &v1alpha1.WorkloadIdentity{ServiceAccountName: "modelarts", IdentityProviderID: idp, Audience: issuer}
+		Expect(k8sClient.Create(ctx, a)).To(Succeed())
+		Eventually(accountReady(ns, "acct")).Should(And(haveCondition(metav1.ConditionFalse, v1alpha1.ReasonTokenRequestFailed),
+			HaveField("Message", ContainSubstring("accepted by the Kubernetes API server"))))
+		Consistently(func() int { return sim.FederatedTokensFor(subject) }, 2*time.Second).Should(BeZero())
+	})
+
 	It("becomes Ready once its ServiceAccount is created", func() {
 		issuer := trustCluster()
 		idp := "idp-late-" + ns
