@@ -85,7 +85,7 @@ var _ = Describe("installer dist/install.yaml", func() {
 			Expect(err).NotTo(HaveOccurred(), "server-side dry-run apply of %s", describe(o))
 			kinds[o.GetKind()]++
 		}
-		Expect(kinds).To(HaveKeyWithValue("CustomResourceDefinition", 6))
+		Expect(kinds).To(HaveKeyWithValue("CustomResourceDefinition", 7))
 		Expect(kinds).To(HaveKeyWithValue("Deployment", 1))
 		Expect(kinds).To(HaveKeyWithValue("ServiceAccount", 1))
 		Expect(kinds).To(HaveKeyWithValue("Service", 1))
