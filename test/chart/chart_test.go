@@ -287,3 +287,35 @@ func TestLongReleaseNames(t *testing.T) {
 		}
 	}
 }
+
+// TestNamespacedInstallMatchesConfig: with manager.watchNamespaces the chart
+// grants what config/namespaced does: the manager's rules through a
+// RoleBinding in each watched namespace, no ClusterRoleBinding for them, and
+// --watch-namespaces on the manager.
+func TestNamespacedInstallMatchesConfig(t *testing.T) {
+	managerBindings := func(objs []*unstructured.Unstructured) map[string]any {
+		found := map[string]any{} // kind/namespace -> subjects
+		for _, o := range objs {
+			if o.GetKind() != "RoleBinding" && o.GetKind() != "ClusterRoleBinding" {
+				continue
+			}
+			if field(t, o, "roleRef", "name") == "modelarts-operator-manager-role" {
+				found[o.GetKind()+"/"+o.GetNamespace()] = normalize(t, field(t, o, "subjects"))
+			}
+		}
+		return found
+	}
+	kustomized := decode(t, run(t, tool(t, "KUSTOMIZE", "kustomize"), "build", "../../config/namespaced"))
+	rendered := helmTemplate(t, "--set", "manager.watchNamespaces={team-a}")
+	want, got := managerBindings(kustomized), managerBindings(rendered)
+	if len(want) != 1 || want["RoleBinding/team-a"] == nil {
+		t.Fatalf("config/namespaced binds the manager role as %v; this test expects one RoleBinding in team-a", want)
+	}
+	if !equality.Semantic.DeepEqual(want, got) {
+		t.Errorf("manager role bindings differ:\nconfig/namespaced: %v\nchart:             %v", want, got)
+	}
+	args := fmt.Sprint(container(t, index(rendered)["Deployment/modelarts-operator-controller-manager"])["args"])
+	if !strings.Contains(args, "--watch-namespaces=team-a") {
+		t.Errorf("args %s lack --watch-namespaces=team-a", args)
+	}
+}

@@ -26,7 +26,7 @@ var sim *simulator
 
 var _ = Describe("The operator in a real cluster", Ordered, func() {
 	BeforeAll(func(ctx SpecContext) {
-		sim = deploySimulator(ctx)
+		sim = deploySimulator(ctx, "team-kubectl", "team-helm")
 		DeferCleanup(func(ctx SpecContext) { deleteNamespace(ctx, simNamespace) })
 	})
 
@@ -110,6 +110,9 @@ func proveInstallation(in *installation) {
 		samples = applySamples(ctx, in.tenant, sim)
 	})
 	AfterAll(func(ctx SpecContext) {
+		if samples != nil {
+			samples.deleteClusterScoped(ctx)
+		}
 		deleteNamespace(ctx, in.tenant)
 		if in.uninstall != nil {
 			in.uninstall(ctx)

@@ -34,6 +34,12 @@ const (
 	reloadName     = "notebook-client"
 	reloadSecret   = "notebook-env"
 	reloadTokenKey = "NOTEBOOK_TOKEN"
+	// The workload identity sample (modelarts_v1alpha1_cloudaccount.yaml).
+	workloadIdentitySA       = "modelarts-demo"
+	workloadIdentityIdP      = "demo-cce-oidc"
+	workloadIdentityAudience = "sts.demo.example"
+	// Namespaces with this label may use the ClusterCloudAccount sample.
+	sharedAccountLabel = "modelarts.cloudmirror.io/account"
 )
 
 // tenant is a namespace holding config/samples, pointed at the simulator.
@@ -59,11 +65,27 @@ func applySamples(ctx context.Context, namespace string, sim *simulator) *tenant
 	Expect(err).NotTo(HaveOccurred())
 	for _, obj := range objs {
 		obj.SetNamespace(namespace)
-		if obj.GetKind() == "CloudAccount" {
+		switch obj.GetKind() {
+		case "ClusterCloudAccount":
+			// Cluster-scoped: its credentials live in this tenant, which its selector picks.
+			obj.SetNamespace("")
+			Expect(unstructured.SetNestedField(obj.Object, namespace, "spec", "credentialsSecretRef", "namespace")).To(Succeed())
+			selector, _, _ := unstructured.NestedStringMap(obj.Object, "spec", "namespaceSelector", "matchLabels")
+			Expect(selector).To(HaveKey(sharedAccountLabel))
+			ns := &corev1.Namespace{}
+			Expect(k8s.Get(ctx, client.ObjectKey{Name: namespace}, ns)).To(Succeed())
+			ns.Labels[sharedAccountLabel] = selector[sharedAccountLabel]
+			Expect(k8s.Update(ctx, ns)).To(Succeed())
+			fallthrough
+		case "CloudAccount":
 			endpoints := map[string]any{"iam": sim.apiURL, "modelarts": sim.apiURL, "roma": sim.apiURL}
 			Expect(unstructured.SetNestedMap(obj.Object, endpoints, "spec", "endpoints")).To(Succeed())
 			Expect(unstructured.SetNestedField(obj.Object, string(sim.caPEM), "spec", "caBundle")).To(Succeed())
 			unstructured.RemoveNestedField(obj.Object, "spec", "allowInsecureHTTP")
+			// The simulator plays the node's metadata service too.
+			if _, found, _ := unstructured.NestedMap(obj.Object, "spec", "instanceMetadata"); found {
+				Expect(unstructured.SetNestedField(obj.Object, sim.apiURL, "spec", "instanceMetadata", "endpoint")).To(Succeed())
+			}
 		}
 		Expect(k8s.Create(ctx, obj)).To(Succeed(), "creating %s %s", obj.GetKind(), obj.GetName())
 		t.objects = append(t.objects, obj)
@@ -73,7 +95,7 @@ func applySamples(ctx context.Context, namespace string, sim *simulator) *tenant
 
 func (t *tenant) waitAllReady(ctx context.Context) {
 	for _, obj := range t.objects {
-		if obj.GetKind() == "Secret" {
+		if obj.GetKind() == "Secret" || obj.GetKind() == "ServiceAccount" {
 			continue
 		}
 		Eventually(func(g Gomega) {
@@ -87,8 +109,17 @@ func (t *tenant) waitAllReady(ctx context.Context) {
 					ready = fmt.Sprintf("%v: %v", m["status"], m["message"])
 				}
 			}
-			g.Expect(ready).To(HavePrefix("True"), "%s %s/%s", obj.GetKind(), t.namespace, obj.GetName())
+			g.Expect(ready).To(HavePrefix("True"), "%s %s", obj.GetKind(), client.ObjectKeyFromObject(obj))
 		}).WithContext(ctx).WithTimeout(2 * time.Minute).Should(Succeed())
+	}
+}
+
+// deleteClusterScoped deletes the samples that the namespace's deletion does not take along.
+func (t *tenant) deleteClusterScoped(ctx context.Context) {
+	for _, obj := range t.objects {
+		if obj.GetNamespace() == "" {
+			Expect(client.IgnoreNotFound(k8s.Delete(ctx, obj))).To(Succeed())
+		}
 	}
 }
 
