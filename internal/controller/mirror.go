@@ -322,6 +322,18 @@ func (r *MirrorReconciler[T, D]) sync(ctx context.Context, obj T, now time.Time)
 		}
 		if err != nil {
 			restore(obj, snapshot)
+			if keyConflict := (*mergeKeyConflict)(nil); errors.As(err, &keyConflict) {
+				r.fail(obj, v1alpha1.ReasonSecretConflict, fmt.Sprintf("Secret %q: %s; it is left untouched", secretName, keyConflict.Error()))
+				syncsTotal.WithLabelValues(r.Kind.Name(), v1alpha1.ReasonSecretConflict).Inc()
+				return jitter(interval), syncFailed, revision
+			}
+			if apierrors.IsInvalid(err) {
+				// The API server refused the Secret as the template shapes it
+				// (e.g. a type's required key is missing): a spec to fix.
+				r.fail(obj, v1alpha1.ReasonInvalidSpec, fmt.Sprintf("the API server refused Secret %q as spec.target shapes it (type %q)", secretName, secretType(target)))
+				syncsTotal.WithLabelValues(r.Kind.Name(), v1alpha1.ReasonInvalidSpec).Inc()
+				return jitter(interval), syncFailed, revision
+			}
 			if apierrors.IsAlreadyExists(err) {
 				r.fail(obj, v1alpha1.ReasonSecretConflict, fmt.Sprintf(
 					"Secret %q exists and is not controlled by this object; it is left untouched", secretName))
