@@ -150,6 +150,11 @@ func verifyIDToken(raw string, src JWKSSource, idp *IdentityProvider, now time.T
 	if err := json.Unmarshal(data, &keys); err != nil {
 		return "", errors.New("the signing keys cannot be parsed")
 	}
+	// go-jose skips the issuer check for an empty expected issuer: an
+	// identity provider must name one, as IAM's does.
+	if idp.Issuer == "" || idp.ClientID == "" {
+		return "", errors.New("the identity provider has no issuer or client ID")
+	}
 	var claims jwt.Claims
 	if err := tok.Claims(&keys, &claims); err != nil {
 		return "", errors.New("signature verification failed")
