@@ -115,7 +115,7 @@ image: ## Build the operator, simulator and consumer images and import them into
 	MANAGER_IMAGE=$(CLUSTER_IMG) hack/cluster/images.sh manager cloudsim consumer
 
 .PHONY: test-cluster
-test-cluster: manifests kustomize helm cluster image ## Install the operator into the cluster (install.yaml, then Helm) and prove it as users run it.
+test-cluster: build-installer helm cluster image ## Install the operator into the cluster (install.yaml, then Helm) and prove it as users run it.
 	@mkdir -p bin/cluster/install
 	@# dist/install.yaml as make build-installer writes it, with the cluster's image.
 	@printf 'resources:\n- ../../../config/default\nimages:\n- name: %s\n  newName: %s\n  newTag: %s\n' \

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"flag"
 	"os"
+	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/runtime"
@@ -39,6 +40,7 @@ func main() {
 		cloudTimeout           time.Duration
 		kubeQPS                float64
 		kubeBurst              int
+		watchNamespaces        string
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", "0", "Address the metrics endpoint binds to, e.g. :8443 (https) or :8080 (http). \"0\" disables it.")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address the health probe endpoint binds to.")
@@ -51,12 +53,18 @@ func main() {
 	flag.DurationVar(&cloudTimeout, "cloud-request-timeout", 30*time.Second, "Timeout of one cloud HTTP request.")
 	flag.Float64Var(&kubeQPS, "kube-api-qps", 50, "Client-side QPS toward the Kubernetes API server.")
 	flag.IntVar(&kubeBurst, "kube-api-burst", 100, "Client-side burst toward the Kubernetes API server.")
+	flag.StringVar(&watchNamespaces, "watch-namespaces", "", "Comma-separated namespaces to confine every cache and watch to (default: all namespaces). ClusterCloudAccounts need all namespaces.")
 	zapOpts := zap.Options{Development: false}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
 
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
 	setupLog := ctrl.Log.WithName("setup")
+	for _, ns := range strings.Split(watchNamespaces, ",") {
+		if ns = strings.TrimSpace(ns); ns != "" {
+			opts.WatchNamespaces = append(opts.WatchNamespaces, ns)
+		}
+	}
 
 	var tlsOpts []func(*tls.Config)
 	if !enableHTTP2 {
@@ -78,7 +86,7 @@ func main() {
 		// main exits as soon as the manager stops, so releasing the Lease
 		// then is safe, and a rollout's new Pod need not wait out the lease.
 		LeaderElectionReleaseOnCancel: true,
-		Cache:                         controller.CacheOptions(),
+		Cache:                         controller.CacheOptions(opts.WatchNamespaces...),
 	})
 	if err != nil {
 		setupLog.Error(err, "unable to create manager")
@@ -90,7 +98,8 @@ func main() {
 		setupLog.Error(err, "unable to create clientset")
 		os.Exit(1)
 	}
-	opts.Pool = cloudclient.NewPool(cloudclient.Options{HTTPTimeout: cloudTimeout, Observe: controller.ObserveCloudRequest})
+	opts.Pool = cloudclient.NewPool(cloudclient.Options{HTTPTimeout: cloudTimeout, Observe: controller.ObserveCloudRequest,
+		ServiceAccountToken: controller.ServiceAccountTokens(clientset)})
 	if err := controller.SetupWithManager(mgr, clientset, opts); err != nil {
 		setupLog.Error(err, "unable to set up controllers")
 		os.Exit(1)

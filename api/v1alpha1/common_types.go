@@ -46,6 +46,11 @@ const (
 	ReasonSecretNotFound     = "SecretNotFound"
 	ReasonMissingCredentials = "MissingCredentials"
 	ReasonInvalidEndpoint    = "InvalidEndpoint"
+	ReasonTokenRequestFailed = "TokenRequestFailed"
+	ReasonMetadataError      = "MetadataUnavailable"
+
+	// ReasonAccountNotAllowed: the ClusterCloudAccount does not select the object's namespace.
+	ReasonAccountNotAllowed = "AccountNotAllowed"
 )
 
 // LocalObjectReference names an object in the referrer's own namespace.
@@ -57,10 +62,35 @@ type LocalObjectReference struct {
 	Name string `json:"name"`
 }
 
+// Account kinds an accountRef may name.
+const (
+	KindCloudAccount        = "CloudAccount"
+	KindClusterCloudAccount = "ClusterCloudAccount"
+)
+
+// AccountReference names a CloudAccount in the referrer's namespace or a
+// ClusterCloudAccount.
+type AccountReference struct {
+	// Kind of the account.
+	// +optional
+	// +kubebuilder:default=CloudAccount
+	// +kubebuilder:validation:Enum=CloudAccount;ClusterCloudAccount
+	Kind string `json:"kind,omitempty"`
+	// Name of the account.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
+	Name string `json:"name"`
+}
+
+// IsCluster says whether the reference names a ClusterCloudAccount.
+func (r AccountReference) IsCluster() bool { return r.Kind == KindClusterCloudAccount }
+
 // MirrorSpec holds the fields every mirrored kind shares.
 type MirrorSpec struct {
-	// AccountRef names the CloudAccount, in the same namespace, used for the cloud calls.
-	AccountRef LocalObjectReference `json:"accountRef"`
+	// AccountRef names the account used for the cloud calls: a CloudAccount
+	// in the same namespace, or a ClusterCloudAccount that selects it.
+	AccountRef AccountReference `json:"accountRef"`
 
 	// RefreshInterval is how often the cloud is read, at least 10s. Each kind has its own default.
 	// +optional

@@ -38,6 +38,10 @@ type options struct {
 	listen, adminListen, fixture, caOut, tlsCert, tlsKey, writeFixture, tlsHosts string
 	tls                                                                          bool
 	latency                                                                      time.Duration
+	// Workload identity: where the ServiceAccount token signing keys come from.
+	jwksFile, jwksURL, jwksCAFile, jwksTokenFile string
+	// Instance metadata credentials.
+	tempLifetime, tempRotateBefore time.Duration
 }
 
 // run parses args and serves until ctx ends. ready, when set, gets the
@@ -56,6 +60,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	fs.StringVar(&o.tlsKey, "tls-key", "", "TLS private key file (PEM; implies --tls)")
 	fs.DurationVar(&o.latency, "latency", 0, "latency added to every cloud API response")
 	fs.StringVar(&o.writeFixture, "write-fixture", "", "write the default fixture as JSON to this path and exit")
+	fs.StringVar(&o.jwksFile, "jwks-file", "", "JSON Web Key Set verifying ServiceAccount tokens (kubectl get --raw /openid/v1/jwks)")
+	fs.StringVar(&o.jwksURL, "jwks-url", "", "URL of the JSON Web Key Set, e.g. https://<apiserver>/openid/v1/jwks")
+	fs.StringVar(&o.jwksCAFile, "jwks-ca-file", "", "extra CA (PEM) trusted for --jwks-url")
+	fs.StringVar(&o.jwksTokenFile, "jwks-token-file", "", "file holding a bearer token sent to --jwks-url")
+	fs.DurationVar(&o.tempLifetime, "temp-credential-lifetime", cloudsim.DefaultTempCredentialLifetime, "lifetime of the metadata service's temporary credentials")
+	fs.DurationVar(&o.tempRotateBefore, "temp-credential-rotate-before", cloudsim.DefaultTempCredentialRotateBefore, "how long before expiry the metadata service hands out new credentials")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -83,6 +93,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	sim := cloudsim.New(fixture)
 	defer sim.Close()
 	sim.SetLatency(o.latency)
+	sim.SetTempCredentialLifetime(o.tempLifetime, o.tempRotateBefore)
+	if err := o.setJWKS(sim); err != nil {
+		return err
+	}
 
 	tlsConfig, err := o.tlsConfig()
 	if err != nil {
@@ -222,4 +236,39 @@ func logRequests(logger *log.Logger, name string, next http.Handler) http.Handle
 		}
 		logger.Printf("%s %s %s %d %s", name, r.Method, r.URL.Path, status, time.Since(start).Round(time.Millisecond))
 	})
+}
+
+// setJWKS configures the keys that verify ServiceAccount tokens.
+func (o options) setJWKS(sim *cloudsim.Server) error {
+	switch {
+	case o.jwksFile != "" && o.jwksURL != "":
+		return errors.New("--jwks-file and --jwks-url exclude each other")
+	case o.jwksFile != "":
+		sim.SetJWKS(cloudsim.JWKSFromFile(o.jwksFile))
+	case o.jwksURL != "":
+		var ca []byte
+		var bearer func() string
+		var err error
+		if o.jwksCAFile != "" {
+			if ca, err = os.ReadFile(o.jwksCAFile); err != nil {
+				return err
+			}
+		}
+		if o.jwksTokenFile != "" {
+			if _, err := os.Stat(o.jwksTokenFile); err != nil {
+				return err
+			}
+			// Read on every fetch: a projected token file is rotated.
+			bearer = func() string {
+				b, _ := os.ReadFile(o.jwksTokenFile)
+				return strings.TrimSpace(string(b))
+			}
+		}
+		src, err := cloudsim.JWKSFromURL(o.jwksURL, ca, bearer)
+		if err != nil {
+			return err
+		}
+		sim.SetJWKS(src)
+	}
+	return nil
 }

@@ -18,8 +18,10 @@
 //  4. unrelated Secrets: the operator is restarted on the same objects with
 //     no unrelated Secrets, then with 5,000, and their peak RSS compared.
 //
-// Half the objects use an AK/SK account, half an IAM password account, so
-// the IAM token count per password account over the run is measured too.
+// The objects use an AK/SK account, an IAM password account and a workload
+// identity account in turn, so the IAM token requests per password account
+// and the IAM exchanges per workload identity account over the run are
+// measured too.
 package main
 
 import (
@@ -171,8 +173,13 @@ func run(cfg config) error {
 		return err
 	}
 
+	jwks := filepath.Join(benchDir, "jwks.json")
+	issuer, err := issuerKeys(ctx, restCfg, jwks)
+	if err != nil {
+		return err
+	}
 	fixture := filepath.Join(benchDir, "fixture.json")
-	if err := writeFixture(fixture, cfg.n); err != nil {
+	if err := writeFixture(fixture, cfg.n, issuer); err != nil {
 		return err
 	}
 	simAddr, err := proc.FreePort()
@@ -185,7 +192,7 @@ func run(cfg config) error {
 	}
 	step("cloud simulator on %s, latency %s, %d dev-environment instances and %d workspaces", simAddr, cfg.latency, cfg.n, cfg.n)
 	sim, err := proc.Start(benchDir, "cloudsim", cloudsimBinary, nil, "--listen", simAddr, "--admin-listen", adminAddr,
-		"--fixture", fixture, "--latency", cfg.latency.String())
+		"--fixture", fixture, "--jwks-file", jwks, "--latency", cfg.latency.String())
 	if err != nil {
 		return err
 	}
@@ -214,6 +221,9 @@ func run(cfg config) error {
 			return err
 		}
 	}
+	if err := c.Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: floorNS, Name: benchSA}}); err != nil {
+		return err
+	}
 	// Enough client-side cloud budget per account for every object to be
 	// read once per interval, and for the convergence burst.
 	rps := int32(min(10000, max(100, cfg.n)))
@@ -224,7 +234,7 @@ func run(cfg config) error {
 		return err
 	}
 	step("floor: cloud GETs, Secret creates and status updates with a plain client, %d workers per kind", workers)
-	floor, err := runFloor(ctx, c, floorNS, cfg.n, workers, cloudConfigs(simURL, rps))
+	floor, err := runFloor(ctx, c, clientset, floorNS, cfg.n, workers, cloudConfigs(simURL, rps))
 	if err != nil {
 		return fmt.Errorf("floor: %w", err)
 	}
@@ -354,6 +364,9 @@ func run(cfg config) error {
 	rep.IAMTokensIssued = sim1.IssuedTokens
 	rep.PasswordAccounts = 1
 	rep.IAMTokenRequestsPerAccount = float64(rep.IAMTokenRequests) / float64(rep.PasswordAccounts)
+	rep.WorkloadIdentityAccounts = 1
+	rep.IAMExchanges = sim1.total(cloudsim.APIIAMIDToken)
+	rep.IAMExchangesPerWorkloadAccount = float64(rep.IAMExchanges) / float64(rep.WorkloadIdentityAccounts)
 	rep.CloudCallsTotal = map[string]int{}
 	for api, v := range sim1.APIs {
 		rep.CloudCallsTotal[api] = v.Total
@@ -431,7 +444,7 @@ func waitAccountsReady(ctx context.Context, c client.Client, mgr *proc.Process) 
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		ready := 0
-		for _, name := range []string{accountAKSK, accountPassword} {
+		for _, name := range accounts {
 			var a v1alpha1.CloudAccount
 			if err := c.Get(ctx, client.ObjectKey{Namespace: benchNS, Name: name}, &a); err != nil {
 				return err
@@ -440,7 +453,7 @@ func waitAccountsReady(ctx context.Context, c client.Client, mgr *proc.Process) 
 				ready++
 			}
 		}
-		if ready == 2 {
+		if ready == len(accounts) {
 			return nil
 		}
 		if mgr.Exited() || time.Now().After(deadline) {

@@ -10,33 +10,40 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	v1alpha1 "github.com/cloudmirror-io/modelarts-operator/api/v1alpha1"
 	"github.com/cloudmirror-io/modelarts-operator/internal/cloudclient"
 	"github.com/cloudmirror-io/modelarts-operator/internal/cloudsim"
+	"github.com/cloudmirror-io/modelarts-operator/internal/controller"
 )
 
 const (
 	accountAKSK     = "bench-aksk"
 	accountPassword = "bench-password"
+	accountWorkload = "bench-workload-identity"
+	// benchSA is the ServiceAccount of the workload identity account, in
+	// both namespaces; benchIdP and benchAudience configure the simulator's IAM.
+	benchSA       = "bench-modelarts"
+	benchIdP      = "bench-oidc"
+	benchAudience = "sts.bench.example"
 )
 
-// accountOf spreads objects over the two accounts: even indexes on AK/SK,
-// odd ones on the password account (whose IAM token must be cached).
-func accountOf(i int) string {
-	if i%2 == 0 {
-		return accountAKSK
-	}
-	return accountPassword
-}
+var accounts = []string{accountAKSK, accountPassword, accountWorkload}
+
+// accountOf spreads objects over the three accounts in turn: AK/SK, a
+// password account and a workload identity account (whose IAM tokens must
+// be cached: one request, one exchange over the run).
+func accountOf(i int) string { return accounts[i%len(accounts)] }
 
 func tokenName(i int) string     { return fmt.Sprintf("tok-%06d", i) }
 func workspaceName(i int) string { return fmt.Sprintf("ws-%06d", i) }
 
-// accountObjects are the two credentials Secrets and CloudAccounts, with a
-// client-side budget sized for the load (rps per account).
+// accountObjects are the two credentials Secrets, the ServiceAccount and
+// the three CloudAccounts, with a client-side budget sized for the load
+// (rps per account).
 func accountObjects(ns, simURL string, rps int32) []client.Object {
 	secret := func(name string, data map[string]string) *corev1.Secret {
 		return &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, StringData: data}
@@ -45,14 +52,19 @@ func accountObjects(ns, simURL string, rps int32) []client.Object {
 		return &v1alpha1.CloudAccount{
 			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
 			Spec: v1alpha1.CloudAccountSpec{
-				Cloud: "HuaweiCloud", Region: "cn-north-4", ProjectID: cloudsim.DefaultProjectID,
-				CredentialsSecretRef: v1alpha1.LocalObjectReference{Name: secretName},
-				Endpoints:            &v1alpha1.CloudEndpoints{IAM: simURL, ModelArts: simURL, ROMA: simURL},
-				AllowInsecureHTTP:    true,
-				RequestsPerSecond:    &rps, Burst: &rps,
+				CloudConnection: v1alpha1.CloudConnection{
+					Cloud: "HuaweiCloud", Region: "cn-north-4", ProjectID: cloudsim.DefaultProjectID,
+					Endpoints:         &v1alpha1.CloudEndpoints{IAM: simURL, ModelArts: simURL, ROMA: simURL},
+					AllowInsecureHTTP: true,
+					RequestsPerSecond: &rps, Burst: &rps,
+				},
+				CredentialsSecretRef: &v1alpha1.LocalObjectReference{Name: secretName},
 			},
 		}
 	}
+	workload := account(accountWorkload, "")
+	workload.Spec.CredentialsSecretRef = nil
+	workload.Spec.WorkloadIdentity = &v1alpha1.WorkloadIdentity{ServiceAccountName: benchSA, IdentityProviderID: benchIdP, Audience: benchAudience}
 	return []client.Object{
 		secret("bench-credentials-aksk", map[string]string{
 			cloudclient.KeyAccessKey: cloudsim.DefaultAccessKey, cloudclient.KeySecretKey: cloudsim.DefaultSecretKey}),
@@ -61,6 +73,8 @@ func accountObjects(ns, simURL string, rps int32) []client.Object {
 			cloudclient.KeyDomainName: cloudsim.DefaultDomainName}),
 		account(accountAKSK, "bench-credentials-aksk"),
 		account(accountPassword, "bench-credentials-password"),
+		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: benchSA}},
+		workload,
 	}
 }
 
@@ -71,18 +85,20 @@ func cloudConfigs(simURL string, rps int32) map[string]cloudclient.Config {
 		Endpoints:         cloudclient.Endpoints{IAM: simURL, ModelArts: simURL, ROMA: simURL},
 		RequestsPerSecond: float64(rps), Burst: int(rps),
 	}
-	aksk, password := base, base
+	aksk, password, workload := base, base, base
+	workload.WorkloadIdentity = &cloudclient.WorkloadIdentity{Namespace: floorNS, ServiceAccount: benchSA, Audience: benchAudience,
+		ExpirationSeconds: 3600, IdentityProviderID: benchIdP}
 	aksk.Credentials = cloudclient.Credentials{AccessKey: cloudsim.DefaultAccessKey, SecretKey: cloudsim.DefaultSecretKey}
 	password.Credentials = cloudclient.Credentials{UserName: cloudsim.DefaultUserName, Password: cloudsim.DefaultPassword,
 		DomainName: cloudsim.DefaultDomainName}
-	return map[string]cloudclient.Config{accountAKSK: aksk, accountPassword: password}
+	return map[string]cloudclient.Config{accountAKSK: aksk, accountPassword: password, accountWorkload: workload}
 }
 
 func newToken(ns string, i int, interval time.Duration) *v1alpha1.DevEnvironmentToken {
 	t := &v1alpha1.DevEnvironmentToken{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: tokenName(i)},
 		Spec: v1alpha1.DevEnvironmentTokenSpec{
-			MirrorSpec: v1alpha1.MirrorSpec{AccountRef: v1alpha1.LocalObjectReference{Name: accountOf(i)},
+			MirrorSpec: v1alpha1.MirrorSpec{AccountRef: v1alpha1.AccountReference{Name: accountOf(i)},
 				RefreshInterval: &metav1.Duration{Duration: interval}},
 			InstanceID: devEnvInstanceID(i),
 		},
@@ -119,7 +135,7 @@ func newWorkspace(ns string, i int, interval time.Duration) *v1alpha1.Workspace 
 	return &v1alpha1.Workspace{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: workspaceName(i)},
 		Spec: v1alpha1.WorkspaceSpec{
-			MirrorSpec: v1alpha1.MirrorSpec{AccountRef: v1alpha1.LocalObjectReference{Name: accountOf(i)},
+			MirrorSpec: v1alpha1.MirrorSpec{AccountRef: v1alpha1.AccountReference{Name: accountOf(i)},
 				RefreshInterval: &metav1.Duration{Duration: interval}},
 			WorkspaceID: workspaceID(i),
 		},
@@ -177,8 +193,8 @@ func createObjects(ctx context.Context, c client.Client, ns string, n int, inter
 // status update; per Workspace a cloud GET and a status update; each kind on
 // `workers` goroutines, as the operator runs `workers` per controller. The
 // objects already exist in ns; creating them is not timed.
-func runFloor(ctx context.Context, c client.Client, ns string, n, workers int, configs map[string]cloudclient.Config) (time.Duration, error) {
-	pool := cloudclient.NewPool(cloudclient.Options{})
+func runFloor(ctx context.Context, c client.Client, clientset kubernetes.Interface, ns string, n, workers int, configs map[string]cloudclient.Config) (time.Duration, error) {
+	pool := cloudclient.NewPool(cloudclient.Options{ServiceAccountToken: controller.ServiceAccountTokens(clientset)})
 	clients := map[string]*cloudclient.Client{}
 	for name, cfg := range configs {
 		cl, err := pool.Client(cfg)

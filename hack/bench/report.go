@@ -48,10 +48,14 @@ type report struct {
 	SteadyIAMTokenRequests int                `json:"steady_iam_token_requests"`
 	ManagerRSSMiBEnd       float64            `json:"manager_rss_mib_end"`
 
-	PasswordAccounts int            `json:"password_accounts"`
-	IAMTokenRequests int            `json:"iam_token_requests"`
-	IAMTokensIssued  int            `json:"iam_tokens_issued"`
-	CloudCallsTotal  map[string]int `json:"cloud_calls_total"`
+	PasswordAccounts int `json:"password_accounts"`
+	IAMTokenRequests int `json:"iam_token_requests"`
+	IAMTokensIssued  int `json:"iam_tokens_issued"`
+
+	WorkloadIdentityAccounts       int            `json:"workload_identity_accounts"`
+	IAMExchanges                   int            `json:"iam_id_token_exchanges"`
+	IAMExchangesPerWorkloadAccount float64        `json:"iam_id_token_exchanges_per_workload_identity_account"`
+	CloudCallsTotal                map[string]int `json:"cloud_calls_total"`
 
 	UnrelatedSecrets       int     `json:"unrelated_secrets"`
 	RSSRestartNoneMiB      float64 `json:"rss_restart_no_unrelated_mib"`
@@ -89,6 +93,7 @@ func (r *report) targets() []target {
 		{"steady cloud calls per object per interval", fmt.Sprintf("%.3f", r.SteadyCloudCallsPerObjectInterval), "≤ 1.05", r.SteadyCloudCallsPerObjectInterval <= 1.05},
 		{"steady writes per object per interval", fmt.Sprintf("%.4f (%.0f writes)", r.SteadyWritesPerObjectInterval, r.SteadyWrites), "0", r.SteadyWrites == 0},
 		{"IAM token requests per password account", fmt.Sprintf("%.0f", r.IAMTokenRequestsPerAccount), "1", r.IAMTokenRequestsPerAccount == 1},
+		{"IAM exchanges per workload identity account", fmt.Sprintf("%.0f", r.IAMExchangesPerWorkloadAccount), "1", r.IAMExchangesPerWorkloadAccount == 1},
 		{fmt.Sprintf("peak RSS with %d objects", r.ObjectsTotal), fmt.Sprintf("%.1f MiB", r.PeakRSSMiB), "≤ 150 MiB", r.PeakRSSMiB <= 150},
 	}
 	if r.UnrelatedSecrets > 0 {

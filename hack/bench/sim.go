@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -9,15 +10,23 @@ import (
 	"os"
 
 	"github.com/cloudmirror-io/modelarts-operator/internal/cloudsim"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 )
 
 func devEnvInstanceID(i int) string { return fmt.Sprintf("bench-devenv-%06d", i) }
 func workspaceID(i int) string      { return fmt.Sprintf("benchws%06d", i) }
 
 // writeFixture writes the default fixture plus n dev-environment instances
-// and n workspaces, so that every object reads a resource of its own.
-func writeFixture(path string, n int) error {
+// and n workspaces, so that every object reads a resource of its own, and an
+// identity provider trusting issuer for the bench ServiceAccounts.
+func writeFixture(path string, n int, issuer string) error {
 	f := cloudsim.DefaultFixture()
+	f.IdentityProviders = []cloudsim.IdentityProvider{{ID: benchIdP, Issuer: issuer, ClientID: benchAudience,
+		Subjects: map[string][]string{
+			"system:serviceaccount:" + benchNS + ":" + benchSA: {cloudsim.DefaultProjectID},
+			"system:serviceaccount:" + floorNS + ":" + benchSA: {cloudsim.DefaultProjectID},
+		}}}
 	p := f.Projects[cloudsim.DefaultProjectID]
 	if p.DevEnvInstances == nil {
 		p.DevEnvInstances = map[string]cloudsim.DevEnvInstance{}
@@ -79,3 +88,27 @@ func (a simAdmin) post(path string, body any) error {
 }
 
 func (a simAdmin) resetCounters() error { return a.post("/admin/reset-counters", struct{}{}) }
+
+// issuerKeys returns the control plane's ServiceAccount token issuer and
+// writes its public keys (/openid/v1/jwks) to jwksPath for the simulator.
+func issuerKeys(ctx context.Context, cfg *rest.Config, jwksPath string) (string, error) {
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return "", err
+	}
+	raw, err := cs.CoreV1().RESTClient().Get().AbsPath("/.well-known/openid-configuration").DoRaw(ctx)
+	if err != nil {
+		return "", fmt.Errorf("OpenID discovery: %w", err)
+	}
+	var disco struct {
+		Issuer string `json:"issuer"`
+	}
+	if err := json.Unmarshal(raw, &disco); err != nil {
+		return "", err
+	}
+	jwks, err := cs.CoreV1().RESTClient().Get().AbsPath("/openid/v1/jwks").DoRaw(ctx)
+	if err != nil {
+		return "", fmt.Errorf("reading /openid/v1/jwks: %w", err)
+	}
+	return disco.Issuer, os.WriteFile(jwksPath, jwks, 0o644)
+}

@@ -9,6 +9,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -26,7 +27,9 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
@@ -92,9 +95,13 @@ func run() error {
 		return err
 	}
 
-	step("2/8 starting the cloud simulator on http://%s (admin http://%s)", simAddr, simAdmin)
+	step("2/8 starting the cloud simulator on http://%s (admin http://%s), trusting this control plane's ServiceAccount tokens", simAddr, simAdmin)
+	fixture, jwks, err := trustControlPlane(ctx, cfg)
+	if err != nil {
+		return err
+	}
 	sim, err := proc.Start(demoDir, "cloudsim", filepath.Join("bin", "cloudsim"), nil,
-		"--listen", simAddr, "--admin-listen", simAdmin)
+		"--listen", simAddr, "--admin-listen", simAdmin, "--fixture", fixture, "--jwks-file", jwks)
 	if err != nil {
 		return err
 	}
@@ -123,7 +130,8 @@ func run() error {
 		return err
 	}
 	for _, o := range []client.Object{
-		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}},
+		// The label lets the sample ClusterCloudAccount "shared" serve this namespace.
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace, Labels: map[string]string{"modelarts.cloudmirror.io/account": "shared"}}},
 		// envtest runs no controller-manager, which would create it.
 		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: "default"}},
 	} {
@@ -190,7 +198,7 @@ func demoObjects(ctx context.Context, c client.Client) ([]client.Object, error) 
 	lists := []client.ObjectList{&v1alpha1.CloudAccountList{}, &v1alpha1.WorkspaceList{}, &v1alpha1.AuthorizationSetList{},
 		&v1alpha1.ServiceAppAuthList{}, &v1alpha1.RomaAppList{}, &v1alpha1.DevEnvironmentTokenList{}}
 	var out []client.Object
-	for _, l := range lists {
+	for _, l := range append(lists, &v1alpha1.ClusterCloudAccountList{}) {
 		if err := c.List(ctx, l, client.InNamespace(namespace)); err != nil {
 			return nil, err
 		}
@@ -210,6 +218,8 @@ func demoObjects(ctx context.Context, c client.Client) ([]client.Object, error) 
 func conditionsOf(o client.Object) []metav1.Condition {
 	var conds []metav1.Condition
 	if a, ok := o.(*v1alpha1.CloudAccount); ok {
+		conds = append(conds, a.Status.Conditions...)
+	} else if a, ok := o.(*v1alpha1.ClusterCloudAccount); ok {
 		conds = append(conds, a.Status.Conditions...)
 	} else {
 		conds = append(conds, o.(v1alpha1.Mirrored).Sync().Conditions...)
@@ -245,7 +255,9 @@ func waitReady(ctx context.Context, c client.Client, timeout time.Duration) erro
 				notReady = append(notReady, o)
 			}
 		}
-		if len(objs) >= 8 && len(notReady) == 0 {
+		// Four CloudAccounts (AK/SK, password, workload identity, instance
+		// metadata), a ClusterCloudAccount and nine mirrored objects.
+		if len(objs) >= 14 && len(notReady) == 0 {
 			step("all %d objects are Ready", len(objs))
 			return nil
 		}
@@ -362,4 +374,38 @@ func showRollout(ctx context.Context, c client.Client, timeout time.Duration) er
 		case <-time.After(250 * time.Millisecond):
 		}
 	}
+}
+
+// trustControlPlane writes the simulator's fixture, with an IAM identity
+// provider for the control plane's ServiceAccount issuer that maps
+// demo/modelarts-demo to the project, and the issuer's public keys
+// (/openid/v1/jwks), as a real IAM would be configured for a CCE cluster.
+func trustControlPlane(ctx context.Context, cfg *rest.Config) (fixturePath, jwksPath string, err error) {
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return "", "", err
+	}
+	raw, err := cs.CoreV1().RESTClient().Get().AbsPath("/.well-known/openid-configuration").DoRaw(ctx)
+	if err != nil {
+		return "", "", fmt.Errorf("OpenID discovery: %w", err)
+	}
+	var disco struct {
+		Issuer string `json:"issuer"`
+	}
+	if err := json.Unmarshal(raw, &disco); err != nil {
+		return "", "", err
+	}
+	jwks, err := cs.CoreV1().RESTClient().Get().AbsPath("/openid/v1/jwks").DoRaw(ctx)
+	if err != nil {
+		return "", "", fmt.Errorf("reading /openid/v1/jwks: %w", err)
+	}
+	jwksPath = filepath.Join(demoDir, "jwks.json")
+	if err := os.WriteFile(jwksPath, jwks, 0o644); err != nil {
+		return "", "", err
+	}
+	f := cloudsim.DefaultFixture()
+	f.IdentityProviders = []cloudsim.IdentityProvider{{ID: "demo-cce-oidc", Issuer: disco.Issuer, ClientID: "sts.demo.example",
+		Subjects: map[string][]string{"system:serviceaccount:" + namespace + ":modelarts-demo": {cloudsim.DefaultProjectID}}}}
+	fixturePath = filepath.Join(demoDir, "fixture.json")
+	return fixturePath, jwksPath, f.Save(fixturePath)
 }

@@ -43,7 +43,11 @@ type Config struct {
 	// RequestsPerSecond and Burst are the client-side budget; 0 → 10 rps, burst 20.
 	RequestsPerSecond float64
 	Burst             int
-	Credentials       Credentials
+	// Exactly one of Credentials, WorkloadIdentity, InstanceMetadata is used:
+	// WorkloadIdentity when set, else InstanceMetadata when set.
+	Credentials      Credentials
+	WorkloadIdentity *WorkloadIdentity
+	InstanceMetadata *InstanceMetadata
 }
 
 // Options are manager-wide settings of a Pool.
@@ -61,6 +65,8 @@ type Options struct {
 	// Transport is an optional base transport (tests). When nil a default
 	// transport is used; CABundle applies to it (and to an *http.Transport given here).
 	Transport http.RoundTripper
+	// ServiceAccountToken obtains ServiceAccount tokens for workload identity.
+	ServiceAccountToken ServiceAccountTokenFunc
 }
 
 const (
@@ -103,6 +109,7 @@ type Pool struct {
 	opts   Options
 	salt   []byte // keys are HMACs with this, never raw credentials
 	tokens *tokenCache
+	temps  *tempCache
 	shared http.RoundTripper // transport for configs without a CABundle
 
 	mu      sync.Mutex
@@ -113,7 +120,7 @@ type Pool struct {
 func NewPool(opts Options) *Pool {
 	salt := make([]byte, 32)
 	_, _ = rand.Read(salt)
-	p := &Pool{opts: opts.withDefaults(), salt: salt, tokens: newTokenCache(), clients: map[string]*Client{}}
+	p := &Pool{opts: opts.withDefaults(), salt: salt, tokens: newTokenCache(), temps: newTempCache(), clients: map[string]*Client{}}
 	if p.opts.Transport != nil {
 		p.shared = p.opts.Transport
 	} else {
@@ -156,6 +163,7 @@ func (p *Pool) sweepLocked(now time.Time) {
 		}
 	}
 	p.tokens.sweep(now)
+	p.temps.sweep(now)
 }
 
 // configKey is an HMAC over every field of cfg.
@@ -168,6 +176,16 @@ func (p *Pool) configKey(cfg Config) string {
 		strconv.FormatUint(math.Float64bits(cfg.RequestsPerSecond), 16), strconv.Itoa(cfg.Burst),
 		c.AccessKey, c.SecretKey, c.SecurityToken, c.UserName, c.Password, c.DomainName} {
 		writeField(mac, s)
+	}
+	if wi := cfg.WorkloadIdentity; wi != nil {
+		for _, s := range []string{"workload-identity", wi.Namespace, wi.ServiceAccount, wi.Audience,
+			strconv.FormatInt(wi.ExpirationSeconds, 10), wi.IdentityProviderID} {
+			writeField(mac, s)
+		}
+	}
+	if im := cfg.InstanceMetadata; im != nil {
+		writeField(mac, "instance-metadata")
+		writeField(mac, im.Endpoint)
 	}
 	return hex.EncodeToString(mac.Sum(nil))
 }
@@ -189,6 +207,7 @@ var (
 type Client struct {
 	opts      Options
 	tokens    *tokenCache
+	temps     *tempCache
 	cloud     Cloud
 	region    string
 	projectID string
@@ -196,9 +215,12 @@ type Client struct {
 	creds     Credentials
 	method    AuthMethod
 	tokenKey  string
-	limiter   *rate.Limiter
-	httpc     *http.Client
-	redact    redactor
+	workload  WorkloadIdentity
+	// metadataEndpoint is where temporary credentials come from (InstanceMetadata).
+	metadataEndpoint string
+	limiter          *rate.Limiter
+	httpc            *http.Client
+	redact           redactor
 
 	ownTransport bool
 	lastUsed     atomic.Int64 // unix nanoseconds by opts.Now
@@ -235,7 +257,7 @@ func (p *Pool) newClient(cfg Config) (*Client, error) {
 	if burst == 0 {
 		burst = defaultBurst
 	}
-	method, err := cfg.Credentials.method()
+	method, err := cfg.method()
 	if err != nil {
 		return nil, err
 	}
@@ -263,16 +285,33 @@ func (p *Pool) newClient(cfg Config) (*Client, error) {
 		}
 	}
 	c := &Client{
-		opts: p.opts, tokens: p.tokens, cloud: cloud, region: cfg.Region, projectID: cfg.ProjectID,
+		opts: p.opts, tokens: p.tokens, temps: p.temps, cloud: cloud, region: cfg.Region, projectID: cfg.ProjectID,
 		endpoints: eps, creds: cfg.Credentials, method: method,
 		limiter: rate.NewLimiter(rate.Limit(rps), burst),
 		redact:  redactor(cfg.Credentials.secrets()),
 	}
-	if method == AuthAKSK {
+	switch method {
+	case AuthAKSK:
 		c.creds.UserName, c.creds.Password, c.creds.DomainName = "", "", ""
-	} else {
+	case AuthPassword:
 		c.creds.AccessKey, c.creds.SecretKey, c.creds.SecurityToken = "", "", ""
-		c.tokenKey = tokenKey(p.salt, eps.IAM, c.creds.DomainName, c.creds.UserName, c.creds.Password, cfg.ProjectID)
+		c.tokenKey = tokenKey(p.salt, "iam-token", eps.IAM, c.creds.DomainName, c.creds.UserName, c.creds.Password, cfg.ProjectID)
+	case AuthWorkloadIdentity:
+		c.creds = Credentials{}
+		c.workload = *cfg.WorkloadIdentity
+		w := c.workload
+		c.tokenKey = tokenKey(p.salt, "workload-identity", eps.IAM, w.IdentityProviderID, w.Namespace, w.ServiceAccount,
+			w.Audience, cfg.ProjectID)
+	case AuthInstanceMetadata:
+		c.creds = Credentials{}
+		raw := cfg.InstanceMetadata.Endpoint
+		if raw == "" {
+			raw = DefaultMetadataEndpoint
+		}
+		// The metadata service is link-local and speaks plain HTTP.
+		if c.metadataEndpoint, err = normalizeEndpoint("instanceMetadata.endpoint", raw, true); err != nil {
+			return nil, err
+		}
 	}
 	transport := p.shared
 	if len(cfg.CABundle) > 0 {
@@ -354,10 +393,24 @@ func (c *Client) Method() AuthMethod { return c.method }
 // services not offered).
 func (c *Client) Endpoints() Endpoints { return c.endpoints }
 
-// Token returns the expiry of the cached IAM token, obtaining one if needed
-// (password mode). AK/SK clients return TokenInfo{} without a network call.
+// usesToken says whether requests carry an IAM token (X-Auth-Token).
+func (c *Client) usesToken() bool {
+	return c.method == AuthPassword || c.method == AuthWorkloadIdentity
+}
+
+// Token returns the expiry of the cached IAM token (password, workload
+// identity) or temporary credentials (instance metadata), obtaining them if
+// needed. AK/SK clients return TokenInfo{} without a network call.
 func (c *Client) Token(ctx context.Context) (TokenInfo, error) {
-	if c.method != AuthPassword {
+	if c.method == AuthInstanceMetadata {
+		c.touch()
+		t, err := c.temporaryCredentials(ctx)
+		if err != nil {
+			return TokenInfo{}, err
+		}
+		return TokenInfo{ExpiresAt: t.expiresAt}, nil
+	}
+	if !c.usesToken() {
 		return TokenInfo{}, nil
 	}
 	c.touch()
@@ -386,7 +439,7 @@ func (c *Client) call(ctx context.Context, api API, svc service, path string, qu
 	}
 	for attempt := 0; ; attempt++ {
 		var tok cachedToken
-		if c.method == AuthPassword {
+		if c.usesToken() {
 			var err error
 			if tok, err = c.token(ctx); err != nil {
 				return err
@@ -395,13 +448,28 @@ func (c *Client) call(ctx context.Context, api API, svc service, path string, qu
 		if err := c.limiter.Wait(ctx); err != nil {
 			return &Error{API: api, Reason: ReasonCloudError, Message: "waiting for the client-side rate limit", Err: err}
 		}
+		// Temporary credentials are taken after the wait, so that they are
+		// not past their last use when the request is signed.
+		var temp tempCredentials
+		if c.method == AuthInstanceMetadata {
+			var err error
+			if temp, err = c.temporaryCredentials(ctx); err != nil {
+				return err
+			}
+		}
 		err := c.roundTrip(ctx, api, http.MethodGet, target, nil,
-			func(req *http.Request) { c.authorize(req, tok.value) },
-			func(_ http.Header, body []byte) error { return decode(body) }, tok.value)
+			func(req *http.Request) { c.authorize(req, tok.value, temp) },
+			func(_ http.Header, body []byte) error { return decode(body) }, tok.value, temp.access, temp.secret, temp.securityToken)
 		var e *Error
-		if c.method == AuthPassword && attempt == 0 && errors.As(err, &e) && e.StatusCode == http.StatusUnauthorized {
-			c.tokens.invalidate(c.tokenKey, tok.value)
-			continue
+		if attempt == 0 && errors.As(err, &e) && e.StatusCode == http.StatusUnauthorized {
+			switch {
+			case c.usesToken():
+				c.tokens.invalidate(c.tokenKey, tok.value)
+				continue
+			case c.method == AuthInstanceMetadata:
+				c.temps.invalidate(c.metadataEndpoint, temp.access)
+				continue
+			}
 		}
 		c.throttled.observe(api, err, c.opts.Now())
 		return err
@@ -409,7 +477,7 @@ func (c *Client) call(ctx context.Context, api API, svc service, path string, qu
 }
 
 // authorize adds X-Project-Id and the token or the AK/SK signature.
-func (c *Client) authorize(req *http.Request, token string) {
+func (c *Client) authorize(req *http.Request, token string, temp tempCredentials) {
 	req.Header.Set(signer.HeaderProjectID, c.projectID)
 	switch c.method {
 	case AuthAKSK:
@@ -418,7 +486,11 @@ func (c *Client) authorize(req *http.Request, token string) {
 		}
 		signer.SetHost(req)
 		signer.Sign(req, nil, c.creds.AccessKey, c.creds.SecretKey, c.opts.Now())
-	case AuthPassword:
+	case AuthInstanceMetadata:
+		req.Header.Set(signer.HeaderSecurityToken, temp.securityToken)
+		signer.SetHost(req)
+		signer.Sign(req, nil, temp.access, temp.secret, c.opts.Now())
+	case AuthPassword, AuthWorkloadIdentity:
 		req.Header.Set("X-Auth-Token", token)
 	}
 }
@@ -427,7 +499,7 @@ func (c *Client) authorize(req *http.Request, token string) {
 // answer, decodes a 2xx body with decode and classifies anything else. It
 // reports the outcome to Observe exactly once.
 func (c *Client) roundTrip(ctx context.Context, api API, method, target string, body []byte,
-	auth func(*http.Request), decode func(http.Header, []byte) error, token string) error {
+	auth func(*http.Request), decode func(http.Header, []byte) error, secrets ...string) error {
 	rctx, cancel := context.WithTimeout(ctx, c.opts.HTTPTimeout)
 	defer cancel()
 	var reader io.Reader
@@ -447,7 +519,7 @@ func (c *Client) roundTrip(ctx context.Context, api API, method, target string, 
 		auth(req)
 	}
 	start := time.Now()
-	e := c.exchange(ctx, rctx, api, req, decode, token)
+	e := c.exchange(ctx, rctx, api, req, decode, secrets)
 	outcome := outcomeSuccess
 	if e != nil {
 		outcome = string(e.Reason)
@@ -459,7 +531,7 @@ func (c *Client) roundTrip(ctx context.Context, api API, method, target string, 
 	return e
 }
 
-func (c *Client) exchange(ctx, rctx context.Context, api API, req *http.Request, decode func(http.Header, []byte) error, token string) *Error {
+func (c *Client) exchange(ctx, rctx context.Context, api API, req *http.Request, decode func(http.Header, []byte) error, secrets []string) *Error {
 	resp, err := c.httpc.Do(req)
 	if err != nil {
 		return c.transportError(ctx, rctx, api, "request failed", err)
@@ -482,7 +554,7 @@ func (c *Client) exchange(ctx, rctx context.Context, api API, req *http.Request,
 		}
 		return nil
 	}
-	return c.httpError(api, resp.StatusCode, resp.Header, data, token)
+	return c.httpError(api, resp.StatusCode, resp.Header, data, secrets...)
 }
 
 func (c *Client) transportError(ctx, rctx context.Context, api API, msg string, err error) *Error {
@@ -494,9 +566,9 @@ func (c *Client) transportError(ctx, rctx context.Context, api API, msg string, 
 
 // httpError turns a non-2xx answer into an *Error. The body is only decoded,
 // never quoted; secrets the client knows are removed from the cloud's text.
-func (c *Client) httpError(api API, status int, h http.Header, body []byte, token string) *Error {
+func (c *Client) httpError(api API, status int, h http.Header, body []byte, secrets ...string) *Error {
 	ce := decodeErrorBody(body)
-	r := append(redactor{token}, c.redact...)
+	r := append(redactor(secrets), c.redact...)
 	clean := func(s string, max int) string { return sanitize(r.apply(s), max) }
 	e := &Error{
 		API:        api,

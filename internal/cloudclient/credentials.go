@@ -79,6 +79,22 @@ func (c Credentials) method() (AuthMethod, error) {
 		"or user_name, password and domain_name (IAM password authentication)")
 }
 
+// method picks the configuration's authentication method and checks it.
+func (cfg Config) method() (AuthMethod, error) {
+	switch {
+	case cfg.WorkloadIdentity != nil:
+		w := cfg.WorkloadIdentity
+		if missing := missingKeys("serviceAccountName", w.ServiceAccount, "serviceAccountNamespace", w.Namespace,
+			"identityProviderID", w.IdentityProviderID, "audience", w.Audience); missing != "" {
+			return "", fmt.Errorf("workloadIdentity: missing %s", missing)
+		}
+		return AuthWorkloadIdentity, nil
+	case cfg.InstanceMetadata != nil:
+		return AuthInstanceMetadata, nil
+	}
+	return cfg.Credentials.method()
+}
+
 // missingKeys takes name, value pairs and lists the names whose value is empty.
 func missingKeys(pairs ...string) string {
 	var missing []string

@@ -21,6 +21,12 @@ const (
 	APIServiceAPIAuths API = "service_api_auths"
 	APIRomaApp         API = "roma_app"
 	APIDevEnvToken     API = "devenv_token"
+	// APIIAMIDToken exchanges a ServiceAccount token (workload identity).
+	APIIAMIDToken API = "iam_id_token"
+	// APIInstanceMetadata reads temporary credentials from the metadata service.
+	APIInstanceMetadata API = "instance_metadata"
+	// APIServiceAccountToken is the Kubernetes TokenRequest (not a cloud call).
+	APIServiceAccountToken API = "serviceaccount_token"
 )
 
 // Reason classifies a failed call; the values double as condition reasons.

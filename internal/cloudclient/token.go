@@ -38,9 +38,9 @@ func newTokenCache() *tokenCache {
 
 // tokenKey derives the cache key. It is an HMAC with the pool's random salt,
 // so neither the password nor a plain hash of it is kept.
-func tokenKey(salt []byte, iam, domain, user, password, project string) string {
+func tokenKey(salt []byte, parts ...string) string {
 	mac := hmac.New(sha256.New, salt)
-	for _, part := range []string{"iam-token", iam, domain, user, password, project} {
+	for _, part := range parts {
 		writeField(mac, part)
 	}
 	return hex.EncodeToString(mac.Sum(nil))
@@ -203,8 +203,11 @@ func (c *Client) tokenRequestBody() ([]byte, error) {
 	return bytes.TrimRight(buf.Bytes(), "\n"), nil
 }
 
-// fetchToken performs POST {iam}/v3/auth/tokens.
+// fetchToken performs POST {iam}/v3/auth/tokens, or the workload identity exchange.
 func (c *Client) fetchToken(ctx context.Context) (cachedToken, error) {
+	if c.method == AuthWorkloadIdentity {
+		return c.fetchFederatedToken(ctx)
+	}
 	base := c.endpoints.IAM
 	if base == "" {
 		return cachedToken{}, notOfferedError(APIIAMToken, serviceIAM, c.cloud, c.region)

@@ -9,6 +9,9 @@
 // # Cloud APIs (Server.ServeHTTP)
 //
 //	POST /v3/auth/tokens                                   IAM password token → 201 + X-Subject-Token
+//	POST /v3.0/OS-AUTH/id-token/tokens                     ID token (X-Idp-Id) → 201 + X-Subject-Token (iam_federation.go)
+//	PUT  /meta-data/latest/api/token                       metadata session token (metadata.go)
+//	GET  /openstack/latest/securitykey                     temporary AK/SK + security token
 //	GET  /v1/{project_id}/workspaces/{workspace_id}
 //	GET  /v2/{project_id}/authorizations?sort_by=&order=&limit=&offset=
 //	GET  /v1/{project_id}/services/{service_id}/api-auths?workspace_id=
@@ -74,6 +77,7 @@
 // Fault JSON: {"status":429,"code":"ModelArts.2799","message":"...",
 // "retry_after":"2s","latency":"100ms","malformed":false,
 // "wrong_types":false,"hang":false,"times":1}. {api} is one of iam_token,
-// workspace, authorizations, service_api_auths, roma_app, devenv_token.
+// workspace, authorizations, service_api_auths, roma_app, devenv_token,
+// iam_id_token, instance_metadata.
 // Admin errors answer {"error":"..."} with 400 or 404.
 package cloudsim

@@ -40,6 +40,10 @@ type Fixture struct {
 	Users      []User              `json:"users"`
 	AccessKeys []AccessKey         `json:"access_keys"`
 	Projects   map[string]*Project `json:"projects"`
+	// IdentityProviders accept ServiceAccount tokens (workload identity).
+	IdentityProviders []IdentityProvider `json:"identity_providers,omitempty"`
+	// Agency is the node agency behind the metadata service; nil: none.
+	Agency *Agency `json:"agency,omitempty"`
 }
 
 // User is an IAM user that may request password tokens for Projects.
@@ -167,6 +171,7 @@ func DefaultFixture() *Fixture {
 	return &Fixture{
 		Users:      []User{{DomainName: DefaultDomainName, UserName: DefaultUserName, Password: DefaultPassword, Projects: []string{p}}},
 		AccessKeys: []AccessKey{{AccessKey: DefaultAccessKey, SecretKey: DefaultSecretKey, Projects: []string{p}}},
+		Agency:     &Agency{Projects: []string{p}},
 		Projects: map[string]*Project{p: {
 			Workspaces: []Workspace{
 				{

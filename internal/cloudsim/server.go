@@ -7,13 +7,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/cloudmirror-io/modelarts-operator/internal/cloudclient/signer"
 )
 
 // API names one simulated cloud API (fault injection, counters).
@@ -27,10 +23,18 @@ const (
 	APIServiceAPIAuths API = "service_api_auths"
 	APIRomaApp         API = "roma_app"
 	APIDevEnvToken     API = "devenv_token"
+	// APIIAMIDToken is the workload identity exchange (id-token/tokens).
+	APIIAMIDToken API = "iam_id_token"
+	// APIMetadata is the instance metadata service (session token and securitykey).
+	APIMetadata API = "instance_metadata"
 )
 
+// ResourceAPIs are the cloud APIs the mirrored kinds read.
+var ResourceAPIs = []API{APIWorkspace, APIAuthorizations, APIServiceAPIAuths, APIRomaApp, APIDevEnvToken}
+
 // APIs lists every simulated API.
-var APIs = []API{APIIAMToken, APIWorkspace, APIAuthorizations, APIServiceAPIAuths, APIRomaApp, APIDevEnvToken}
+var APIs = []API{APIIAMToken, APIWorkspace, APIAuthorizations, APIServiceAPIAuths, APIRomaApp, APIDevEnvToken,
+	APIIAMIDToken, APIMetadata}
 
 func validAPI(a API) bool {
 	for _, x := range APIs {
@@ -76,6 +80,17 @@ type Server struct {
 	listField     string
 	clock         func() time.Time
 
+	jwks               JWKSSource
+	federated          int
+	federatedBySubject map[string]int
+
+	metaSessions     map[string]time.Time
+	tempKeys         map[string]*tempKey
+	currentTemp      string
+	tempLifetime     time.Duration
+	tempRotateBefore time.Duration
+	expiredTempUses  int
+
 	closeOnce sync.Once
 	closed    chan struct{}
 }
@@ -94,6 +109,11 @@ func New(f *Fixture) *Server {
 		listField: "auth",
 		clock:     time.Now,
 		closed:    make(chan struct{}),
+
+		metaSessions:     map[string]time.Time{},
+		tempKeys:         map[string]*tempKey{},
+		tempLifetime:     DefaultTempCredentialLifetime,
+		tempRotateBefore: DefaultTempCredentialRotateBefore,
 	}
 	return s
 }
@@ -163,6 +183,7 @@ func (s *Server) ResetCounters() {
 	defer s.mu.Unlock()
 	s.counters = map[API]*counter{}
 	s.issued = 0
+	s.federated = 0
 }
 
 // RequestCounts is a snapshot of the counters, as the admin API shows them.
@@ -366,36 +387,9 @@ func (s *Server) GenerateAuthorizations(projectID string, n int) {
 	p.Authorizations = list
 }
 
-// SetTokenTTL sets the lifetime of IAM tokens issued from now on.
-func (s *Server) SetTokenTTL(d time.Duration) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if d <= 0 {
-		d = DefaultTokenTTL
-	}
-	s.tokenTTL = d
-}
-
-// RevokeTokens makes every token issued so far answer 401.
-func (s *Server) RevokeTokens() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, t := range s.tokens {
-		t.revoked = true
-	}
-}
-
-// IssuedTokens counts IAM tokens issued (since New or ResetCounters).
-func (s *Server) IssuedTokens() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.issued
-}
-
-// ---- HTTP ----
-
 type route struct {
 	api       API
+	method    string // "" for GET
 	project   string
 	id        string // counter id
 	service   string
@@ -415,7 +409,13 @@ func match(path string) (route, bool) {
 	}
 	switch {
 	case len(seg) == 3 && seg[0] == "v3" && seg[1] == "auth" && seg[2] == "tokens":
-		return route{api: APIIAMToken}, true
+		return route{api: APIIAMToken, method: http.MethodPost}, true
+	case len(seg) == 4 && seg[0] == "v3.0" && seg[1] == "OS-AUTH" && seg[2] == "id-token" && seg[3] == "tokens":
+		return route{api: APIIAMIDToken, method: http.MethodPost}, true
+	case path == "/meta-data/latest/api/token":
+		return route{api: APIMetadata, method: http.MethodPut, id: "token"}, true
+	case path == "/openstack/latest/securitykey":
+		return route{api: APIMetadata, id: "securitykey"}, true
 	case len(seg) == 4 && seg[0] == "v1" && seg[2] == "workspaces":
 		return route{api: APIWorkspace, project: seg[1], workspace: seg[3], id: seg[3]}, true
 	case len(seg) == 3 && seg[0] == "v2" && seg[2] == "authorizations":
@@ -435,9 +435,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	reqID := randomHex(16)
 	w.Header().Set(HeaderRequestID, reqID)
 	rt, ok := match(r.URL.Path)
-	wantMethod := http.MethodGet
-	if rt.api == APIIAMToken {
-		wantMethod = http.MethodPost
+	wantMethod := rt.method
+	if wantMethod == "" {
+		wantMethod = http.MethodGet
 	}
 	if !ok || r.Method != wantMethod {
 		writeJSON(w, http.StatusNotFound, map[string]string{
@@ -452,7 +452,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, modelArtsError("APIGW.0201", "Request body could not be read"))
 		return
 	}
-	if rt.api == APIIAMToken {
+	if rt.api == APIIAMToken || rt.api == APIIAMIDToken {
 		rt.id = scopedProject(body)
 	}
 	s.count(rt.api, rt.id)
@@ -466,8 +466,18 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if done := s.applyFault(w, r, rt, reqID); done {
 		return
 	}
-	if rt.api == APIIAMToken {
+	switch {
+	case rt.api == APIIAMToken:
 		s.serveToken(w, body)
+		return
+	case rt.api == APIIAMIDToken:
+		s.serveIDToken(w, r, body)
+		return
+	case rt.api == APIMetadata && rt.method == http.MethodPut:
+		s.serveMetadataToken(w, r)
+		return
+	case rt.api == APIMetadata:
+		s.serveSecurityKey(w, r)
 		return
 	}
 	if e := s.authenticate(r, body, rt.project); e != nil {
@@ -507,367 +517,6 @@ func (s *Server) sleep(r *http.Request, d time.Duration) bool {
 		return true
 	}
 }
-
-func scopedProject(body []byte) string {
-	var req tokenRequest
-	if json.Unmarshal(body, &req) != nil {
-		return ""
-	}
-	return req.Auth.Scope.Project.ID
-}
-
-// ---- IAM ----
-
-type tokenRequest struct {
-	Auth struct {
-		Identity struct {
-			Methods  []string `json:"methods"`
-			Password struct {
-				User struct {
-					Name     string `json:"name"`
-					Password string `json:"password"`
-					Domain   struct {
-						Name string `json:"name"`
-					} `json:"domain"`
-				} `json:"user"`
-			} `json:"password"`
-		} `json:"identity"`
-		Scope struct {
-			Project struct {
-				ID string `json:"id"`
-			} `json:"project"`
-		} `json:"scope"`
-	} `json:"auth"`
-}
-
-func keystoneError(code int, title, message string) map[string]any {
-	return map[string]any{"error": map[string]any{"code": code, "message": message, "title": title}}
-}
-
-const iamTimeLayout = "2006-01-02T15:04:05.000000Z"
-
-func (s *Server) serveToken(w http.ResponseWriter, body []byte) {
-	var req tokenRequest
-	if err := json.Unmarshal(body, &req); err != nil {
-		writeJSON(w, http.StatusBadRequest, keystoneError(400, "Bad Request", "The request body is invalid."))
-		return
-	}
-	id := req.Auth.Identity
-	if len(id.Methods) != 1 || id.Methods[0] != "password" {
-		writeJSON(w, http.StatusBadRequest, keystoneError(400, "Bad Request", "Only the password method is supported by this simulator."))
-		return
-	}
-	project := req.Auth.Scope.Project.ID
-	if project == "" {
-		writeJSON(w, http.StatusBadRequest, keystoneError(400, "Bad Request", "A project scope (auth.scope.project.id) is required."))
-		return
-	}
-	u := id.Password.User
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var user *User
-	for i := range s.fixture.Users {
-		c := &s.fixture.Users[i]
-		if c.UserName == u.Name && c.DomainName == u.Domain.Name && c.Password == u.Password && u.Password != "" {
-			user = c
-			break
-		}
-	}
-	if user == nil {
-		writeJSON(w, http.StatusUnauthorized, keystoneError(401, "Unauthorized", "The username or password is wrong."))
-		return
-	}
-	if !contains(user.Projects, project) {
-		writeJSON(w, http.StatusForbidden, keystoneError(403, "Forbidden", "You are not authorized to access the requested project."))
-		return
-	}
-	now := s.clock().UTC()
-	tok := "MIIsim" + randomHex(32)
-	exp := now.Add(s.tokenTTL)
-	s.tokens[tok] = &issuedToken{user: user.UserName, domain: user.DomainName, project: project, expires: exp}
-	s.issued++
-	w.Header().Set("X-Subject-Token", tok)
-	writeJSON(w, http.StatusCreated, map[string]any{"token": map[string]any{
-		"expires_at": exp.Format(iamTimeLayout),
-		"issued_at":  now.Format(iamTimeLayout),
-		"methods":    []string{"password"},
-		"project":    map[string]any{"id": project, "name": project},
-		"user":       map[string]any{"name": user.UserName, "domain": map[string]any{"name": user.DomainName}},
-	}})
-}
-
-// ---- authentication of cloud API calls ----
-
-type authError struct {
-	status int
-	body   map[string]string
-}
-
-func unauthorized(reason string) *authError {
-	return &authError{status: http.StatusUnauthorized, body: modelArtsError("APIGW.0301", "Incorrect IAM authentication information: "+reason)}
-}
-
-func forbidden(reason string) *authError {
-	return &authError{status: http.StatusForbidden, body: modelArtsError("ModelArts.0203", reason)}
-}
-
-// authenticate checks X-Auth-Token or the AK/SK signature as the gateway does.
-func (s *Server) authenticate(r *http.Request, body []byte, project string) *authError {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	now := s.clock()
-	if tok := r.Header.Get("X-Auth-Token"); tok != "" {
-		t := s.tokens[tok]
-		switch {
-		case t == nil:
-			return unauthorized("token is invalid")
-		case t.revoked:
-			return unauthorized("token has been revoked")
-		case !now.Before(t.expires):
-			return unauthorized("token expired")
-		case t.project != project:
-			return forbidden("The token is not scoped to the project in the request URL.")
-		}
-		return nil
-	}
-	authz := r.Header.Get("Authorization")
-	if authz == "" {
-		return unauthorized("neither X-Auth-Token nor an AK/SK signature is present")
-	}
-	a, err := signer.ParseAuthorization(authz)
-	if err != nil {
-		return unauthorized("the Authorization header is not a valid SDK-HMAC-SHA256 signature")
-	}
-	var key *AccessKey
-	for i := range s.fixture.AccessKeys {
-		if s.fixture.AccessKeys[i].AccessKey == a.AccessKey {
-			key = &s.fixture.AccessKeys[i]
-			break
-		}
-	}
-	if key == nil {
-		return unauthorized("the access key does not exist")
-	}
-	date := r.Header.Get(signer.HeaderDate)
-	if date == "" {
-		return unauthorized("X-Sdk-Date is missing")
-	}
-	ts, err := time.Parse(signer.DateLayout, date)
-	if err != nil {
-		return unauthorized("X-Sdk-Date is malformed")
-	}
-	if d := now.Sub(ts); d > MaxDateSkew || d < -MaxDateSkew {
-		return unauthorized("the request has expired: X-Sdk-Date differs from the server time by more than 15 minutes")
-	}
-	if !contains(a.SignedHeaders, "x-sdk-date") {
-		return unauthorized("x-sdk-date is not signed")
-	}
-	if !signer.Verify(r, body, a, key.SecretKey) {
-		return unauthorized("verify aksk signature fail")
-	}
-	if key.SecurityToken != "" {
-		st := r.Header.Get(signer.HeaderSecurityToken)
-		switch {
-		case st == "":
-			return unauthorized("X-Security-Token is required for temporary credentials")
-		case st != key.SecurityToken:
-			return unauthorized("the security token is invalid")
-		case !contains(a.SignedHeaders, "x-security-token"):
-			return unauthorized("x-security-token is not signed")
-		}
-	}
-	pid := r.Header.Get(signer.HeaderProjectID)
-	switch {
-	case pid == "":
-		return forbidden("X-Project-Id is required with AK/SK authentication.")
-	case !contains(a.SignedHeaders, "x-project-id"):
-		return unauthorized("x-project-id is not signed")
-	case pid != project:
-		return forbidden("X-Project-Id does not match the project in the request URL.")
-	case !contains(key.Projects, project):
-		return forbidden("The access key is not permitted on this project.")
-	}
-	return nil
-}
-
-// ---- resource handlers ----
-
-func modelArtsError(code, msg string) map[string]string {
-	return map[string]string{"error_code": code, "error_msg": msg}
-}
-
-func (s *Server) serveWorkspace(w http.ResponseWriter, rt route) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if p := s.fixture.project(rt.project, false); p != nil {
-		for _, ws := range p.Workspaces {
-			if ws.ID == rt.workspace {
-				if ws.Grants == nil {
-					ws.Grants = []Grant{}
-				}
-				writeJSON(w, http.StatusOK, ws)
-				return
-			}
-		}
-	}
-	writeJSON(w, http.StatusNotFound, modelArtsError("ModelArts.4302", "The workspace does not exist."))
-}
-
-func (s *Server) serveAuthorizations(w http.ResponseWriter, r *http.Request, rt route) {
-	q := r.URL.Query()
-	sortBy := q.Get("sort_by")
-	if sortBy == "" {
-		sortBy = "user_name"
-	}
-	order := q.Get("order")
-	if order == "" {
-		order = "asc"
-	}
-	bad := func(msg string) { writeJSON(w, http.StatusBadRequest, modelArtsError("ModelArts.0101", msg)) }
-	if sortBy != "user_name" && sortBy != "create_time" {
-		bad("Invalid parameter sort_by: must be user_name or create_time.")
-		return
-	}
-	if order != "asc" && order != "desc" {
-		bad("Invalid parameter order: must be asc or desc.")
-		return
-	}
-	limit := 1000
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 1000 {
-			bad("Invalid parameter limit: must be an integer from 1 to 1000.")
-			return
-		}
-		limit = n
-	}
-	offset := 0
-	if v := q.Get("offset"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 {
-			bad("Invalid parameter offset: must be a non-negative integer.")
-			return
-		}
-		offset = n
-	}
-	s.mu.Lock()
-	var all []Authorization
-	if p := s.fixture.project(rt.project, false); p != nil {
-		all = append(all, p.Authorizations...)
-	}
-	recordOffsets, field := s.recordOffsets, s.listField
-	s.mu.Unlock()
-
-	less := func(a, b Authorization) bool {
-		if sortBy == "create_time" && a.CreateTime != b.CreateTime {
-			return a.CreateTime < b.CreateTime
-		}
-		if a.UserName != b.UserName {
-			return a.UserName < b.UserName
-		}
-		if a.CreateTime != b.CreateTime {
-			return a.CreateTime < b.CreateTime
-		}
-		return a.Content < b.Content
-	}
-	sort.SliceStable(all, func(i, j int) bool {
-		if order == "desc" {
-			return less(all[j], all[i])
-		}
-		return less(all[i], all[j])
-	})
-	start := offset
-	if !recordOffsets {
-		start = offset * limit
-		if offset != 0 && start/offset != limit { // overflow
-			start = len(all)
-		}
-	}
-	page := []Authorization{}
-	if start < len(all) {
-		end := min(start+limit, len(all))
-		page = all[start:end]
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"total_count": len(all), field: page})
-}
-
-func (s *Server) serveServiceAPIAuths(w http.ResponseWriter, r *http.Request, rt route) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	p := s.fixture.project(rt.project, false)
-	if wsID := r.URL.Query().Get("workspace_id"); wsID != "" && wsID != "0" {
-		found := false
-		if p != nil {
-			for _, ws := range p.Workspaces {
-				found = found || ws.ID == wsID
-			}
-		}
-		if !found {
-			writeJSON(w, http.StatusNotFound, modelArtsError("ModelArts.4302", "The workspace does not exist."))
-			return
-		}
-	}
-	if p != nil {
-		if svc, ok := p.Services[rt.service]; ok {
-			if svc.AppAuthAPI.AuthedApps == nil {
-				svc.AppAuthAPI.AuthedApps = []AuthedApp{}
-			}
-			for i := range svc.AppAuthAPI.AuthedApps {
-				if svc.AppAuthAPI.AuthedApps[i].AppCodes == nil {
-					svc.AppAuthAPI.AuthedApps[i].AppCodes = []string{}
-				}
-			}
-			writeJSON(w, http.StatusOK, svc)
-			return
-		}
-	}
-	writeJSON(w, http.StatusNotFound, modelArtsError("ModelArts.3502", "The service does not exist."))
-}
-
-func (s *Server) serveRomaApp(w http.ResponseWriter, rt route, reqID string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	romaErr := func(msg string) {
-		writeJSON(w, http.StatusNotFound, map[string]string{
-			"error_code": "ROMA.00000001", "error_msg": msg,
-			"error_details": msg, "request_id": reqID,
-		})
-	}
-	p := s.fixture.project(rt.project, false)
-	if p == nil {
-		romaErr("The instance does not exist.")
-		return
-	}
-	inst, ok := p.RomaInstances[rt.instance]
-	if !ok {
-		romaErr("The instance does not exist.")
-		return
-	}
-	for _, app := range inst.Apps {
-		if app.ID == rt.app {
-			if app.Roles == nil {
-				app.Roles = []string{}
-			}
-			writeJSON(w, http.StatusOK, app)
-			return
-		}
-	}
-	romaErr("The app does not exist.")
-}
-
-func (s *Server) serveDevEnvToken(w http.ResponseWriter, rt route) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if p := s.fixture.project(rt.project, false); p != nil {
-		if inst, ok := p.DevEnvInstances[rt.instance]; ok {
-			writeJSON(w, http.StatusOK, map[string]string{"token": inst.Token})
-			return
-		}
-	}
-	writeJSON(w, http.StatusBadRequest, modelArtsError("ModelArts.6309", "The instance does not exist."))
-}
-
-// ---- helpers ----
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	data, err := json.Marshal(v)

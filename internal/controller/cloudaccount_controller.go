@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -32,12 +33,16 @@ const (
 	tokenRecheckInterval   = 10 * time.Minute
 )
 
-// CloudAccountReconciler validates a CloudAccount and its credentials Secret,
-// obtains an IAM token in password mode, and registers usable accounts in Accounts.
+// CloudAccountReconciler validates a CloudAccount (or, with Cluster, a
+// ClusterCloudAccount) and its credentials, obtains an IAM token or
+// temporary credentials where the method has them, and registers usable
+// accounts in Accounts (cluster accounts under an empty namespace).
 type CloudAccountReconciler struct {
 	client.Client
 	Accounts *Accounts
 	Secrets  *ReferencedSecrets
+	// Cluster selects ClusterCloudAccounts instead of CloudAccounts.
+	Cluster bool
 
 	mu       sync.Mutex
 	failures map[types.NamespacedName]int // consecutive transient failures, for backoff
@@ -53,13 +58,16 @@ type registration struct {
 
 // +kubebuilder:rbac:groups=modelarts.cloudmirror.io,resources=cloudaccounts,verbs=get;list;watch
 // +kubebuilder:rbac:groups=modelarts.cloudmirror.io,resources=cloudaccounts/status,verbs=update
+// +kubebuilder:rbac:groups=modelarts.cloudmirror.io,resources=clustercloudaccounts,verbs=get;list;watch
+// +kubebuilder:rbac:groups=modelarts.cloudmirror.io,resources=clustercloudaccounts/status,verbs=update
+// +kubebuilder:rbac:groups="",resources=serviceaccounts/token,verbs=create
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // Reconcile computes the account's status from its spec and Secret and writes it only if it changed.
 func (r *CloudAccountReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	var account v1alpha1.CloudAccount
-	if err := r.Get(ctx, req.NamespacedName, &account); err != nil {
+	account := r.newAccount()
+	if err := r.Get(ctx, req.NamespacedName, account); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.Accounts.Delete(req.NamespacedName)
 			r.Secrets.Forget(req.NamespacedName)
@@ -71,23 +79,23 @@ func (r *CloudAccountReconciler) Reconcile(ctx context.Context, req ctrl.Request
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	before := account.Status.DeepCopy()
-	check := r.check(ctx, &account)
+	status := accountStatus(account)
+	before := status.DeepCopy()
+	check := r.check(ctx, account)
 
-	status := &account.Status
-	if kept, ok := r.keptStatus(req.NamespacedName, account.Generation, check); ok {
+	if kept, ok := r.keptStatus(req.NamespacedName, account.GetGeneration(), check); ok {
 		// A transient failure (IAM briefly down) keeps the last good
 		// configuration, its cached token and the status that describes
 		// them (even if that status's own write had failed).
 		*status = kept
 	} else {
-		setAccountStatus(&account, check)
+		setAccountStatus(account.GetGeneration(), status, check)
 		r.mu.Lock()
 		if check.ready {
 			if r.registered == nil {
 				r.registered = map[types.NamespacedName]registration{}
 			}
-			r.registered[req.NamespacedName] = registration{generation: account.Generation, status: *status.DeepCopy()}
+			r.registered[req.NamespacedName] = registration{generation: account.GetGeneration(), status: *status.DeepCopy()}
 		} else {
 			delete(r.registered, req.NamespacedName)
 		}
@@ -100,9 +108,9 @@ func (r *CloudAccountReconciler) Reconcile(ctx context.Context, req ctrl.Request
 		}
 	}
 
-	observeAccount(&account)
+	observeAccount(req.NamespacedName, accountSourceOf(account).conn, status)
 	if !equality.Semantic.DeepEqual(before, status) {
-		if err := r.Status().Update(ctx, &account); err != nil {
+		if err := r.Status().Update(ctx, account); err != nil {
 			if apierrors.IsConflict(err) {
 				return ctrl.Result{RequeueAfter: time.Second}, nil
 			}
@@ -141,10 +149,9 @@ func (r *CloudAccountReconciler) keptStatus(key types.NamespacedName, generation
 	return *reg.status.DeepCopy(), true
 }
 
-// setAccountStatus writes check's outcome into the account's status.
-func setAccountStatus(account *v1alpha1.CloudAccount, check accountCheck) {
-	status := &account.Status
-	status.ObservedGeneration = account.Generation
+// setAccountStatus writes check's outcome into an account's status.
+func setAccountStatus(generation int64, status *v1alpha1.CloudAccountStatus, check accountCheck) {
+	status.ObservedGeneration = generation
 	status.AuthMethod = string(check.method)
 	status.TokenExpiresAt = nil
 	if !check.tokenExpiresAt.IsZero() {
@@ -157,7 +164,7 @@ func setAccountStatus(account *v1alpha1.CloudAccount, check accountCheck) {
 	}
 	meta.SetStatusCondition(&status.Conditions, metav1.Condition{
 		Type: v1alpha1.ConditionReady, Status: readyStatus, Reason: check.reason, Message: check.message,
-		ObservedGeneration: account.Generation,
+		ObservedGeneration: generation,
 	})
 }
 
@@ -180,6 +187,10 @@ func (r *CloudAccountReconciler) retryAfter(key types.NamespacedName, err error)
 // recheckAfter keeps a password account's token expiry in status current:
 // Token is answered from the cache, and renewed there before it expires.
 func (r *CloudAccountReconciler) recheckAfter(check accountCheck) time.Duration {
+	if check.method == cloudclient.AuthInstanceMetadata {
+		// Temporary credentials may live shorter than the token recheck.
+		return min(tokenRecheckInterval, max(time.Until(check.tokenExpiresAt)/2, time.Second))
+	}
 	if !check.tokenExpiresAt.IsZero() {
 		return tokenRecheckInterval
 	}
@@ -198,31 +209,48 @@ type accountCheck struct {
 	retryable      error
 }
 
-func (r *CloudAccountReconciler) check(ctx context.Context, account *v1alpha1.CloudAccount) accountCheck {
-	cfg := accountConfig(account)
+func (r *CloudAccountReconciler) check(ctx context.Context, account client.Object) accountCheck {
+	src := accountSourceOf(account)
+	cfg := connectionConfig(src.conn)
 	out := accountCheck{endpoints: resolvedEndpoints(cfg)}
+	if src.secret == nil {
+		// A keyless account watches no Secret (any more).
+		r.Secrets.Forget(client.ObjectKeyFromObject(account))
+	}
 
-	secretName := account.Spec.CredentialsSecretRef.Name
-	secret, err := r.Secrets.Get(ctx,
-		types.NamespacedName{Namespace: account.Namespace, Name: account.Name},
-		types.NamespacedName{Namespace: account.Namespace, Name: secretName})
-	if err != nil {
-		out.reason, out.message, out.retryable = v1alpha1.ReasonCloudError, "cannot read the credentials Secret", err
+	switch {
+	case src.workload != nil:
+		cfg.WorkloadIdentity = src.workload
+		out.method = cloudclient.AuthWorkloadIdentity
+	case src.conn.InstanceMetadata != nil:
+		cfg.InstanceMetadata = &cloudclient.InstanceMetadata{Endpoint: src.conn.InstanceMetadata.Endpoint}
+		out.method = cloudclient.AuthInstanceMetadata
+	case src.secret != nil:
+		secretRef := *src.secret
+		secret, err := r.Secrets.Get(ctx, client.ObjectKeyFromObject(account), secretRef)
+		if err != nil {
+			out.reason, out.message, out.retryable = v1alpha1.ReasonCloudError, "cannot read the credentials Secret", err
+			return out
+		}
+		if secret == nil {
+			out.reason = v1alpha1.ReasonSecretNotFound
+			out.message = fmt.Sprintf("credentialsSecretRef: Secret %q not found in namespace %q", secretRef.Name, secretRef.Namespace)
+			return out
+		}
+		creds, method, err := cloudclient.CredentialsFromSecret(secret.Data)
+		if err != nil {
+			// The error names the missing keys, never a value.
+			out.reason, out.message = v1alpha1.ReasonMissingCredentials, fmt.Sprintf("credentialsSecretRef %q: %v", secretRef.Name, err)
+			return out
+		}
+		out.method = method
+		cfg.Credentials = creds
+	default:
+		// Refused at admission; an object stored before the rule stays here.
+		out.reason, out.message = v1alpha1.ReasonMissingCredentials,
+			"exactly one of credentialsSecretRef, workloadIdentity, instanceMetadata must be set"
 		return out
 	}
-	if secret == nil {
-		out.reason = v1alpha1.ReasonSecretNotFound
-		out.message = fmt.Sprintf("credentialsSecretRef: Secret %q not found in namespace %q", secretName, account.Namespace)
-		return out
-	}
-	creds, method, err := cloudclient.CredentialsFromSecret(secret.Data)
-	if err != nil {
-		// The error names the missing keys, never a value.
-		out.reason, out.message = v1alpha1.ReasonMissingCredentials, fmt.Sprintf("credentialsSecretRef %q: %v", secretName, err)
-		return out
-	}
-	out.method = method
-	cfg.Credentials = creds
 
 	c, err := r.Accounts.Pool().Client(cfg)
 	if err != nil {
@@ -231,25 +259,61 @@ func (r *CloudAccountReconciler) check(ctx context.Context, account *v1alpha1.Cl
 	}
 	out.config = cfg
 
-	switch method {
-	case cloudclient.AuthPassword:
-		token, err := c.Token(ctx)
-		if err != nil {
-			out.reason = string(cloudclient.ReasonOf(err))
-			out.message = "IAM token request failed: " + failureMessage(err)
-			if out.reason == string(cloudclient.ReasonCloudError) || out.reason == string(cloudclient.ReasonThrottled) ||
-				out.reason == string(cloudclient.ReasonInvalidResponse) {
-				out.retryable = err
-			}
-			return out
-		}
-		out.tokenExpiresAt = token.ExpiresAt
-		out.message = "IAM password token obtained; it is shared by every object using this account"
-	default:
+	if out.method == cloudclient.AuthAKSK {
 		out.message = "AK/SK credentials present; requests are signed with SDK-HMAC-SHA256"
+		out.ready, out.reason = true, v1alpha1.ReasonCredentialsValid
+		return out
+	}
+	// Answered from the shared cache: one IAM exchange (or metadata read)
+	// per lifetime, whatever the number of checks and dependents.
+	token, err := c.Token(ctx)
+	if err != nil {
+		reason := cloudclient.ReasonOf(err)
+		out.reason, out.message = string(reason), credentialFailure(out.method, err)
+		if reason == cloudclient.ReasonCloudError || reason == cloudclient.ReasonThrottled || reason == cloudclient.ReasonInvalidResponse {
+			out.retryable = err
+		}
+		var ce *cloudclient.Error
+		if errors.As(err, &ce) {
+			switch ce.API {
+			case cloudclient.APIServiceAccountToken:
+				// The operator cannot watch ServiceAccounts (it may only
+				// create their tokens): a missing one is retried with backoff.
+				out.reason, out.retryable = v1alpha1.ReasonTokenRequestFailed, err
+			case cloudclient.APIInstanceMetadata:
+				out.reason = v1alpha1.ReasonMetadataError
+			}
+		}
+		return out
+	}
+	out.tokenExpiresAt = token.ExpiresAt
+	switch out.method {
+	case cloudclient.AuthWorkloadIdentity:
+		out.message = "IAM token obtained with the ServiceAccount's token; it is shared by every object using this account"
+	case cloudclient.AuthInstanceMetadata:
+		out.message = "temporary credentials obtained from the instance metadata service; they are renewed before they expire"
+	default:
+		out.message = "IAM password token obtained; it is shared by every object using this account"
 	}
 	out.ready, out.reason = true, v1alpha1.ReasonCredentialsValid
 	return out
+}
+
+// credentialFailure is a fixed text per method plus the failure's summary.
+func credentialFailure(method cloudclient.AuthMethod, err error) string {
+	var ce *cloudclient.Error
+	if errors.As(err, &ce) {
+		switch ce.API {
+		case cloudclient.APIServiceAccountToken:
+			return "the ServiceAccount token request failed: " + ce.Message
+		case cloudclient.APIInstanceMetadata:
+			return "the instance metadata service did not provide credentials: " + failureMessage(err)
+		}
+	}
+	if method == cloudclient.AuthWorkloadIdentity {
+		return "IAM rejected or did not answer the ServiceAccount token exchange: " + failureMessage(err)
+	}
+	return "IAM token request failed: " + failureMessage(err)
 }
 
 // resolvedEndpoints is what the client will use: overrides, else the defaults.
@@ -267,9 +331,8 @@ func resolvedEndpoints(cfg cloudclient.Config) cloudclient.Endpoints {
 	return e
 }
 
-// accountConfig maps the spec (without credentials) to a client configuration.
-func accountConfig(account *v1alpha1.CloudAccount) cloudclient.Config {
-	spec := account.Spec
+// connectionConfig maps the connection part of a spec to a client configuration.
+func connectionConfig(spec v1alpha1.CloudConnection) cloudclient.Config {
 	cfg := cloudclient.Config{
 		Cloud:             cloudclient.Cloud(spec.Cloud),
 		Region:            spec.Region,
@@ -292,15 +355,84 @@ func accountConfig(account *v1alpha1.CloudAccount) cloudclient.Config {
 	return cfg
 }
 
+// accountSource is what an account of either kind says about its credentials,
+// with every namespace resolved.
+type accountSource struct {
+	conn     v1alpha1.CloudConnection
+	secret   *types.NamespacedName
+	workload *cloudclient.WorkloadIdentity
+}
+
+// accountSourceOf reads a CloudAccount or ClusterCloudAccount. A
+// CloudAccount's references are always in its own namespace: its spec has
+// no field to name another.
+func accountSourceOf(obj client.Object) accountSource {
+	workload := func(w v1alpha1.WorkloadIdentity, ns string) *cloudclient.WorkloadIdentity {
+		exp := int64(v1alpha1.DefaultWorkloadIdentityExpirationSeconds)
+		if w.ExpirationSeconds != nil {
+			exp = *w.ExpirationSeconds
+		}
+		return &cloudclient.WorkloadIdentity{Namespace: ns, ServiceAccount: w.ServiceAccountName, Audience: w.Audience,
+			ExpirationSeconds: exp, IdentityProviderID: w.IdentityProviderID}
+	}
+	var src accountSource
+	switch a := obj.(type) {
+	case *v1alpha1.CloudAccount:
+		src.conn = a.Spec.CloudConnection
+		if ref := a.Spec.CredentialsSecretRef; ref != nil {
+			src.secret = &types.NamespacedName{Namespace: a.Namespace, Name: ref.Name}
+		}
+		if w := a.Spec.WorkloadIdentity; w != nil {
+			src.workload = workload(*w, a.Namespace)
+		}
+	case *v1alpha1.ClusterCloudAccount:
+		src.conn = a.Spec.CloudConnection
+		if ref := a.Spec.CredentialsSecretRef; ref != nil {
+			src.secret = &types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name}
+		}
+		if w := a.Spec.WorkloadIdentity; w != nil {
+			src.workload = workload(w.WorkloadIdentity, w.ServiceAccountNamespace)
+		}
+	}
+	return src
+}
+
+// accountStatus is the status of a CloudAccount or ClusterCloudAccount.
+func accountStatus(obj client.Object) *v1alpha1.CloudAccountStatus {
+	switch a := obj.(type) {
+	case *v1alpha1.CloudAccount:
+		return &a.Status
+	case *v1alpha1.ClusterCloudAccount:
+		return &a.Status
+	}
+	return &v1alpha1.CloudAccountStatus{}
+}
+
+func (r *CloudAccountReconciler) newAccount() client.Object {
+	if r.Cluster {
+		return &v1alpha1.ClusterCloudAccount{}
+	}
+	return &v1alpha1.CloudAccount{}
+}
+
 // SetupWithManager registers the controller; Secret changes arrive from ReferencedSecrets.
 func (r *CloudAccountReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	name := "cloudaccount"
+	if r.Cluster {
+		name = "clustercloudaccount"
+	}
 	return ctrl.NewControllerManagedBy(mgr).
-		For(&v1alpha1.CloudAccount{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		For(r.newAccount(), builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		WatchesRawSource(source.Channel(r.Secrets.Events(), &handler.EnqueueRequestForObject{})).
 		// Two workers: one account waiting on a slow IAM does not hold up the others.
 		WithOptions(controller.Options{MaxConcurrentReconciles: 2}).
-		Named("cloudaccount").
+		Named(name).
 		Complete(r)
+}
+
+// NewClusterCloudAccountEvent builds the GenericEvent that re-checks a ClusterCloudAccount.
+func NewClusterCloudAccountEvent(key types.NamespacedName) event.GenericEvent {
+	return event.GenericEvent{Object: &v1alpha1.ClusterCloudAccount{ObjectMeta: metav1.ObjectMeta{Name: key.Name}}}
 }
 
 // NewCloudAccountEvent builds the GenericEvent that re-checks a CloudAccount.

@@ -88,7 +88,7 @@ var _ = Describe("API server write conflicts and failures, and the status heartb
 				},
 			})
 		accounts := NewAccounts(cloudclient.NewPool(cloudclient.Options{HTTPTimeout: 3 * time.Second}))
-		cfg := accountConfig(simAccount(ns, "acct", "creds"))
+		cfg := connectionConfig(simAccount(ns, "acct", "creds").Spec.CloudConnection)
 		cfg.Credentials = cloudclient.Credentials{AccessKey: cloudsim.DefaultAccessKey, SecretKey: cloudsim.DefaultSecretKey}
 		accounts.Set(types.NamespacedName{Namespace: ns, Name: "acct"}, cfg)
 		r = &MirrorReconciler[*v1alpha1.DevEnvironmentToken, string]{

@@ -1,11 +1,9 @@
 package controller
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -18,8 +16,9 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/cloudmirror-io/modelarts-operator/internal/testutil"
 )
 
 // installerPath is what `make build-installer` writes; `make test` builds it first.
@@ -32,22 +31,8 @@ func readInstaller() []*unstructured.Unstructured {
 		Fail(installerPath + " is missing: run `make build-installer` (make test does it) before the tests")
 	}
 	Expect(err).NotTo(HaveOccurred())
-	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(raw), 4096)
-	var objs []*unstructured.Unstructured
-	for {
-		obj := &unstructured.Unstructured{}
-		err := dec.Decode(&obj.Object)
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		Expect(err).NotTo(HaveOccurred(), "decoding document %d of %s", len(objs)+1, installerPath)
-		if len(obj.Object) == 0 {
-			continue // empty document
-		}
-		Expect(obj.GetAPIVersion()).NotTo(BeEmpty(), "document %d has no apiVersion", len(objs)+1)
-		Expect(obj.GetKind()).NotTo(BeEmpty(), "document %d has no kind", len(objs)+1)
-		objs = append(objs, obj)
-	}
+	objs, err := testutil.DecodeObjects(raw)
+	Expect(err).NotTo(HaveOccurred(), "decoding %s", installerPath)
 	Expect(objs).NotTo(BeEmpty(), "%s holds no objects", installerPath)
 	return objs
 }
@@ -100,7 +85,7 @@ var _ = Describe("installer dist/install.yaml", func() {
 			Expect(err).NotTo(HaveOccurred(), "server-side dry-run apply of %s", describe(o))
 			kinds[o.GetKind()]++
 		}
-		Expect(kinds).To(HaveKeyWithValue("CustomResourceDefinition", 6))
+		Expect(kinds).To(HaveKeyWithValue("CustomResourceDefinition", 7))
 		Expect(kinds).To(HaveKeyWithValue("Deployment", 1))
 		Expect(kinds).To(HaveKeyWithValue("ServiceAccount", 1))
 		Expect(kinds).To(HaveKeyWithValue("Service", 1))

@@ -91,7 +91,7 @@ var _ = Describe("Manager RBAC", func() {
 	})
 
 	It("only reads the custom resources and writes their status with the one verb it uses", func() {
-		for _, kind := range []string{"cloudaccounts", "workspaces", "authorizationsets", "serviceappauths", "romaapps", "devenvironmenttokens"} {
+		for _, kind := range []string{"cloudaccounts", "clustercloudaccounts", "workspaces", "authorizationsets", "serviceappauths", "romaapps", "devenvironmenttokens"} {
 			want := []string{"get", "list", "watch"}
 			if slices.Contains([]string{"serviceappauths", "romaapps", "devenvironmenttokens"}, kind) {
 				// Only to add and remove the secret-policy finalizer (Merge, Retain).
@@ -100,7 +100,7 @@ var _ = Describe("Manager RBAC", func() {
 			Expect(verbs(v1alpha1.GroupVersion.Group, kind)).To(Equal(want), kind)
 			// The CloudAccount controller updates status; the sync skeleton merge-patches it.
 			wantStatus := []string{"patch"}
-			if kind == "cloudaccounts" {
+			if kind == "cloudaccounts" || kind == "clustercloudaccounts" {
 				wantStatus = []string{"update"}
 			}
 			Expect(verbs(v1alpha1.GroupVersion.Group, kind+"/status")).To(Equal(wantStatus), kind+"/status")
@@ -126,12 +126,21 @@ var _ = Describe("Manager RBAC", func() {
 		}
 		sort.Strings(want)
 		Expect(verbs("", "secrets")).To(Equal(want), "writes in the code: %v", used)
-		// Nothing else in the core group.
+		// Nothing else in the core group but reading Namespace labels
+		// (ClusterCloudAccount selectors) and creating ServiceAccount tokens
+		// (workload identity): no read of ServiceAccounts, no other token.
+		var core []string
 		for _, r := range role.Rules {
 			if slices.Contains(r.APIGroups, "") {
-				Expect(r.Resources).To(Equal([]string{"secrets"}))
+				core = append(core, r.Resources...)
 			}
 		}
+		Expect(core).To(ConsistOf("secrets", "namespaces", "serviceaccounts/token"))
+		Expect(verbs("", "namespaces")).To(Equal([]string{"get", "list", "watch"}))
+		Expect(verbs("", "serviceaccounts/token")).To(Equal([]string{"create"}))
+		Expect(verbs("", "serviceaccounts")).To(BeEmpty())
+		// TokenReview: a ServiceAccount token the API server would accept is never sent to a cloud.
+		Expect(verbs("authentication.k8s.io", "tokenreviews")).To(Equal([]string{"create"}))
 	})
 })
 

@@ -1,8 +1,10 @@
 package controller
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -75,7 +77,7 @@ var _ = Describe("Leak scan", Ordered, func() {
 		Expect(logs.String()).NotTo(BeEmpty())
 		ns = newNamespace()
 		proxy = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			sim.ServeHTTP(headerSpy{w, tokens}, r)
+			recordKeyless(tokens, w, r)
 		}))
 		DeferCleanup(proxy.Close)
 	})
@@ -107,7 +109,7 @@ var _ = Describe("Leak scan", Ordered, func() {
 
 		var objs []v1alpha1.Mirrored
 		for _, account := range []string{"acct", "pw"} {
-			m := v1alpha1.MirrorSpec{AccountRef: v1alpha1.LocalObjectReference{Name: account}}
+			m := v1alpha1.MirrorSpec{AccountRef: v1alpha1.AccountReference{Name: account}}
 			objs = append(objs,
 				&v1alpha1.Workspace{ObjectMeta: objMeta(ns, account+"-ws"), Spec: v1alpha1.WorkspaceSpec{MirrorSpec: m, WorkspaceID: cloudsim.DefaultWorkspaceID}},
 				&v1alpha1.AuthorizationSet{ObjectMeta: objMeta(ns, account+"-auths"), Spec: v1alpha1.AuthorizationSetSpec{MirrorSpec: m}},
@@ -137,7 +139,7 @@ var _ = Describe("Leak scan", Ordered, func() {
 		// Each account's objects in turn (the others are not due meanwhile):
 		// a cloud may echo what a request carried, never another account's secrets.
 		for i, echo := range [][]string{{cloudsim.DefaultSecretKey}, append([]string{password}, tokens.all()...)} {
-			for _, api := range cloudsim.APIs[1:] {
+			for _, api := range cloudsim.ResourceAPIs {
 				sim.InjectFault(api, cloudsim.Fault{Status: 400, Code: "ModelArts.0101", Message: "invalid request from " + strings.Join(echo, " ")})
 			}
 			round++
@@ -157,7 +159,7 @@ var _ = Describe("Leak scan", Ordered, func() {
 
 		By("malformed and wrong-typed answers, and throttling")
 		for _, f := range []cloudsim.Fault{{Malformed: true, Times: 2}, {WrongTypes: true, Times: 2}, {Status: 429, RetryAfter: time.Second, Times: 1}} {
-			for _, api := range cloudsim.APIs[1:] {
+			for _, api := range cloudsim.ResourceAPIs {
 				sim.InjectFault(api, f)
 			}
 			syncAll()
@@ -180,6 +182,85 @@ var _ = Describe("Leak scan", Ordered, func() {
 		syncAll()
 		Eventually(func() []byte { return secretData(ns, "pw-tok")["token"] }).Should(Equal([]byte(rotated)))
 		ready()
+	})
+
+	It("runs workload identity and instance metadata accounts through errors and re-authentication", func() {
+		idp := workloadIdentityFor(ns, "leak-sa")
+		eps := &v1alpha1.CloudEndpoints{IAM: proxy.URL, ModelArts: proxy.URL, ROMA: proxy.URL}
+		wi := keylessAccount(ns, "wi")
+		wi.Spec.Endpoints = eps
+		wi.Spec.WorkloadIdentity = &v1alpha1.WorkloadIdentity{ServiceAccountName: "leak-sa", IdentityProviderID: idp, Audience: wiAudience}
+		im := keylessAccount(ns, "im")
+		im.Spec.Endpoints = eps
+		im.Spec.InstanceMetadata = &v1alpha1.InstanceMetadata{Endpoint: proxy.URL}
+		seen := len(tokens.all())
+		for _, a := range []*v1alpha1.CloudAccount{wi, im} {
+			Expect(k8sClient.Create(ctx, a)).To(Succeed())
+			Eventually(accountReady(ns, a.Name)).Should(haveCondition(metav1.ConditionTrue, v1alpha1.ReasonCredentialsValid))
+		}
+		// The JWT, the IAM token, the session token and the temporary AK, SK and security token.
+		Expect(len(tokens.all()) - seen).To(BeNumerically(">=", 6))
+
+		var objs []v1alpha1.Mirrored
+		for _, account := range []string{"wi", "im"} {
+			m := v1alpha1.MirrorSpec{AccountRef: v1alpha1.AccountReference{Name: account}}
+			objs = append(objs,
+				&v1alpha1.Workspace{ObjectMeta: objMeta(ns, account+"-ws"), Spec: v1alpha1.WorkspaceSpec{MirrorSpec: m, WorkspaceID: cloudsim.DefaultWorkspaceID}},
+				&v1alpha1.DevEnvironmentToken{ObjectMeta: objMeta(ns, account+"-tok"), Spec: v1alpha1.DevEnvironmentTokenSpec{MirrorSpec: m, InstanceID: cloudsim.DefaultDevEnvInstance}},
+			)
+		}
+		for _, o := range objs {
+			Expect(k8sClient.Create(ctx, o)).To(Succeed())
+		}
+		round := 0
+		syncAll := func(want metav1.ConditionStatus) {
+			round++
+			for _, o := range objs {
+				annotate(o, v1alpha1.AnnotationSyncNow, "k"+strings.Repeat("x", round))
+			}
+			for _, o := range objs {
+				Eventually(condition(o, v1alpha1.ConditionSynced), 15*time.Second).Should(HaveField("Status", want))
+			}
+		}
+		syncAll(metav1.ConditionTrue)
+
+		By("the cloud echoes what each account's requests carried in error bodies")
+		// The workload identity objects carry the IAM token, the metadata ones
+		// the temporary AK, SK and security token.
+		var jwts, iamTokens, tempKeys []string
+		for _, v := range tokens.all()[seen:] {
+			switch {
+			case strings.HasPrefix(v, "eyJ"):
+				jwts = append(jwts, v)
+			case strings.HasPrefix(v, "MII"):
+				iamTokens = append(iamTokens, v)
+			case !strings.HasPrefix(v, "meta-"):
+				tempKeys = append(tempKeys, v)
+			}
+		}
+		Expect(jwts).NotTo(BeEmpty())
+		Expect(iamTokens).NotTo(BeEmpty())
+		Expect(tempKeys).To(HaveLen(3))
+		for i, echo := range [][]string{iamTokens, tempKeys} {
+			for _, api := range []cloudsim.API{cloudsim.APIWorkspace, cloudsim.APIDevEnvToken} {
+				sim.InjectFault(api, cloudsim.Fault{Status: 400, Code: "ModelArts.0101", Message: "invalid request from " + strings.Join(echo, " ")})
+			}
+			round++
+			for _, o := range objs[i*2 : i*2+2] {
+				annotate(o, v1alpha1.AnnotationSyncNow, "k"+strings.Repeat("x", round))
+			}
+			for _, o := range objs[i*2 : i*2+2] {
+				Eventually(condition(o, v1alpha1.ConditionSynced)).Should(HaveField("Status", metav1.ConditionFalse))
+			}
+			sim.ClearFaults()
+		}
+		syncAll(metav1.ConditionTrue)
+
+		By("IAM tokens are revoked: a 401, and IAM echoes the JWT once before a new exchange succeeds")
+		sim.InjectFault(cloudsim.APIIAMIDToken, cloudsim.Fault{Status: 500, Message: "cannot verify " + jwts[0], Times: 1})
+		sim.RevokeTokens()
+		syncAll(metav1.ConditionTrue)
+		Eventually(sim.Faults).Should(BeEmpty())
 	})
 
 	It("finds no secret value in the logs, events, any object or the metrics", func() {
@@ -207,7 +288,7 @@ var _ = Describe("Leak scan", Ordered, func() {
 		scan("the events", toJSON(&ev)+toJSON(&coreEv))
 
 		By("every object of every kind in every namespace")
-		lists := []client.ObjectList{&v1alpha1.CloudAccountList{}, &v1alpha1.WorkspaceList{}, &v1alpha1.AuthorizationSetList{},
+		lists := []client.ObjectList{&v1alpha1.CloudAccountList{}, &v1alpha1.ClusterCloudAccountList{}, &v1alpha1.WorkspaceList{}, &v1alpha1.AuthorizationSetList{},
 			&v1alpha1.ServiceAppAuthList{}, &v1alpha1.RomaAppList{}, &v1alpha1.DevEnvironmentTokenList{}}
 		var all strings.Builder
 		for _, l := range lists {
@@ -241,3 +322,43 @@ var _ = ReportAfterSuite("no secret value in the suite's logs", func(Report) {
 })
 
 var leakTokens = &tokenRecorder{}
+
+// recordKeyless serves r from the simulator and records the keyless
+// secrets passing by: the ServiceAccount JWT sent to IAM, the metadata
+// session token and the temporary AK, SK and security token, and (through
+// headerSpy) every IAM token.
+func recordKeyless(tokens *tokenRecorder, w http.ResponseWriter, r *http.Request) {
+	switch r.URL.Path {
+	case "/v3.0/OS-AUTH/id-token/tokens":
+		body, _ := io.ReadAll(r.Body)
+		var req struct {
+			Auth struct {
+				IDToken struct {
+					ID string `json:"id"`
+				} `json:"id_token"`
+			} `json:"auth"`
+		}
+		_ = json.Unmarshal(body, &req)
+		tokens.add(req.Auth.IDToken.ID)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+	case "/meta-data/latest/api/token", "/openstack/latest/securitykey":
+		rec := httptest.NewRecorder()
+		sim.ServeHTTP(rec, r)
+		if r.URL.Path == "/meta-data/latest/api/token" {
+			tokens.add(rec.Body.String())
+		} else {
+			var resp struct{ Credential map[string]string }
+			_ = json.Unmarshal(rec.Body.Bytes(), &resp)
+			for _, k := range []string{"access", "secret", "securitytoken"} {
+				tokens.add(resp.Credential[k])
+			}
+		}
+		for k, v := range rec.Header() {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(rec.Code)
+		_, _ = w.Write(rec.Body.Bytes())
+		return
+	}
+	sim.ServeHTTP(headerSpy{w, tokens}, r)
+}

@@ -37,12 +37,13 @@ var (
 		Name: "modelarts_operator_rollouts_total",
 		Help: "Workload rollouts triggered by a sync that changed a Secret they list in reload-secrets, by workload kind.",
 	}, []string{"kind"})
-	// The account label lets PromQL sum what an account's objects need
-	// (1/interval each) against the account's budget.
+	// The account labels let PromQL sum what an account's objects need
+	// (1/interval each) against the account's budget. Accounts are named by
+	// account_namespace (empty for a ClusterCloudAccount) and account.
 	refreshIntervalSeconds = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "modelarts_operator_refresh_interval_seconds",
-		Help: "Each synced object's refresh interval, with the CloudAccount it uses.",
-	}, []string{"kind", "namespace", "name", "account"})
+		Help: "Each synced object's refresh interval, with the account it uses (account_namespace is empty for a ClusterCloudAccount).",
+	}, []string{"kind", "namespace", "name", "account_namespace", "account"})
 	// Measured between successive successes, so it includes what delays the
 	// next sync: queueing, the account's rate limiter, failed attempts.
 	syncLateness = prometheus.NewHistogramVec(prometheus.HistogramOpts{
@@ -52,21 +53,21 @@ var (
 	}, []string{"kind"})
 	accountBudget = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "modelarts_operator_account_budget_requests_per_second",
-		Help: "Each CloudAccount's client-side budget for cloud calls (spec.requestsPerSecond or the default).",
-	}, []string{"namespace", "account"})
+		Help: "Each account's client-side budget for cloud calls (spec.requestsPerSecond or the default).",
+	}, []string{"account_namespace", "account"})
 	accountReadiness = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "modelarts_operator_account_ready",
-		Help: "1 if a CloudAccount's credentials are usable (its Ready condition), else 0.",
-	}, []string{"namespace", "account"})
-	accountTokenExpiry = prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "modelarts_operator_account_token_expiry_timestamp_seconds",
-		Help: "Unix time at which a Password CloudAccount's cached IAM token expires (status.tokenExpiresAt).",
-	}, []string{"namespace", "account"})
+		Help: "1 if an account's credentials are usable (its Ready condition), else 0.",
+	}, []string{"account_namespace", "account"})
+	accountCredentialsExpiry = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "modelarts_operator_account_credentials_expiry_timestamp_seconds",
+		Help: "Unix time at which an account's IAM token or temporary AK/SK expires (status.tokenExpiresAt).",
+	}, []string{"account_namespace", "account"})
 )
 
 func init() {
 	metrics.Registry.MustRegister(cloudRequests, cloudRequestDuration, syncsTotal, lastSuccess,
-		rolloutsTotal, refreshIntervalSeconds, syncLateness, accountBudget, accountReadiness, accountTokenExpiry)
+		rolloutsTotal, refreshIntervalSeconds, syncLateness, accountBudget, accountReadiness, accountCredentialsExpiry)
 }
 
 // ObserveCloudRequest is the cloud client's metrics hook.
@@ -82,7 +83,7 @@ type objectSeriesKey struct{ kind, namespace, name string }
 // series instead of leaving the old one behind (and counting against the
 // old account), and its last success, to measure lateness.
 type objectSeries struct {
-	account     string
+	account     types.NamespacedName
 	lastSuccess time.Time
 }
 
@@ -95,20 +96,20 @@ var seriesOf = struct {
 // the previous one, and at which interval its next one is due.
 func observeSuccess(kind string, obj v1alpha1.Mirrored, interval time.Duration, now time.Time) {
 	k := objectSeriesKey{kind, obj.GetNamespace(), obj.GetName()}
-	account := obj.Mirror().AccountRef.Name
+	account := accountKeyOf(obj)
 	lastSuccess.WithLabelValues(k.kind, k.namespace, k.name).Set(float64(now.Unix()))
 
 	seriesOf.Lock()
 	defer seriesOf.Unlock()
 	prev, ok := seriesOf.m[k]
 	if ok && prev.account != account {
-		refreshIntervalSeconds.DeleteLabelValues(k.kind, k.namespace, k.name, prev.account)
+		refreshIntervalSeconds.DeleteLabelValues(k.kind, k.namespace, k.name, prev.account.Namespace, prev.account.Name)
 	}
 	if ok {
 		syncLateness.WithLabelValues(kind).Observe(lateness(now.Sub(prev.lastSuccess), interval).Seconds())
 	}
 	seriesOf.m[k] = objectSeries{account: account, lastSuccess: now}
-	refreshIntervalSeconds.WithLabelValues(k.kind, k.namespace, k.name, account).Set(interval.Seconds())
+	refreshIntervalSeconds.WithLabelValues(k.kind, k.namespace, k.name, account.Namespace, account.Name).Set(interval.Seconds())
 }
 
 // lateness is how much longer than interval and its jitter a gap between
@@ -126,29 +127,29 @@ func forgetObject(kind string, key types.NamespacedName) {
 	seriesOf.Lock()
 	defer seriesOf.Unlock()
 	if s, ok := seriesOf.m[k]; ok {
-		refreshIntervalSeconds.DeleteLabelValues(k.kind, k.namespace, k.name, s.account)
+		refreshIntervalSeconds.DeleteLabelValues(k.kind, k.namespace, k.name, s.account.Namespace, s.account.Name)
 		delete(seriesOf.m, k)
 	}
 }
 
-// observeAccount publishes an account's budget, readiness and token expiry
-// as its status (just computed) describes them.
-func observeAccount(account *v1alpha1.CloudAccount) {
-	ns, name := account.Namespace, account.Name
+// observeAccount publishes an account's budget, readiness and credentials
+// expiry as its status (just computed) describes them; key's namespace is
+// empty for a ClusterCloudAccount.
+func observeAccount(key types.NamespacedName, conn v1alpha1.CloudConnection, status *v1alpha1.CloudAccountStatus) {
 	rps := float64(cloudclient.DefaultRequestsPerSecond)
-	if r := account.Spec.RequestsPerSecond; r != nil {
+	if r := conn.RequestsPerSecond; r != nil {
 		rps = float64(*r)
 	}
-	accountBudget.WithLabelValues(ns, name).Set(rps)
+	accountBudget.WithLabelValues(key.Namespace, key.Name).Set(rps)
 	ready := 0.0
-	if meta.IsStatusConditionTrue(account.Status.Conditions, v1alpha1.ConditionReady) {
+	if meta.IsStatusConditionTrue(status.Conditions, v1alpha1.ConditionReady) {
 		ready = 1
 	}
-	accountReadiness.WithLabelValues(ns, name).Set(ready)
-	if t := account.Status.TokenExpiresAt; t != nil {
-		accountTokenExpiry.WithLabelValues(ns, name).Set(float64(t.Unix()))
+	accountReadiness.WithLabelValues(key.Namespace, key.Name).Set(ready)
+	if t := status.TokenExpiresAt; t != nil {
+		accountCredentialsExpiry.WithLabelValues(key.Namespace, key.Name).Set(float64(t.Unix()))
 	} else {
-		accountTokenExpiry.DeleteLabelValues(ns, name)
+		accountCredentialsExpiry.DeleteLabelValues(key.Namespace, key.Name)
 	}
 }
 
@@ -156,5 +157,5 @@ func observeAccount(account *v1alpha1.CloudAccount) {
 func forgetAccount(key types.NamespacedName) {
 	accountBudget.DeleteLabelValues(key.Namespace, key.Name)
 	accountReadiness.DeleteLabelValues(key.Namespace, key.Name)
-	accountTokenExpiry.DeleteLabelValues(key.Namespace, key.Name)
+	accountCredentialsExpiry.DeleteLabelValues(key.Namespace, key.Name)
 }

@@ -132,7 +132,7 @@ var _ = Describe("Metrics for alerts", func() {
 
 		obj := map[string]string{"kind": "workspace", "namespace": ns, "name": "ws"}
 		withAccount := func(account string) map[string]string {
-			return map[string]string{"kind": "workspace", "namespace": ns, "name": "ws", "account": account}
+			return map[string]string{"kind": "workspace", "namespace": ns, "name": "ws", "account_namespace": ns, "account": account}
 		}
 		Eventually(gaugeOf("modelarts_operator_refresh_interval_seconds", withAccount("acct"))).Should(BeNumerically("==", 90))
 		last, ok := gauge("modelarts_operator_last_successful_sync_timestamp_seconds", obj)
@@ -186,32 +186,32 @@ var _ = Describe("Metrics for alerts", func() {
 		Expect(k8sClient.DeleteAllOf(ctx, &v1alpha1.Workspace{}, client.InNamespace(ns))).To(Succeed())
 	})
 
-	It("publish each account's budget, readiness and token expiry, and delete them with the account", func() {
+	It("publish each account's budget, readiness and credentials expiry, and delete them with the account", func() {
 		createSecret(ns, "creds", passwordData())
 		a := simAccount(ns, "acct", "creds")
 		a.Spec.RequestsPerSecond = ptr.To[int32](25)
 		Expect(k8sClient.Create(ctx, a)).To(Succeed())
 		Eventually(accountReady(ns, "acct")).Should(haveCondition(metav1.ConditionTrue, v1alpha1.ReasonCredentialsValid))
 
-		acct := map[string]string{"namespace": ns, "account": "acct"}
+		acct := map[string]string{"account_namespace": ns, "account": "acct"}
 		Eventually(gaugeOf("modelarts_operator_account_budget_requests_per_second", acct)).Should(BeNumerically("==", 25))
 		Eventually(gaugeOf("modelarts_operator_account_ready", acct)).Should(BeNumerically("==", 1))
 		fetch(a)
-		Expect(gaugeOf("modelarts_operator_account_token_expiry_timestamp_seconds", acct)()).To(BeNumerically("==", a.Status.TokenExpiresAt.Unix()))
+		Expect(gaugeOf("modelarts_operator_account_credentials_expiry_timestamp_seconds", acct)()).To(BeNumerically("==", a.Status.TokenExpiresAt.Unix()))
 
 		By("an account without a budget shows the default, and one that is not Ready shows 0")
 		Expect(k8sClient.Create(ctx, simAccount(ns, "broken", "missing"))).To(Succeed())
-		broken := map[string]string{"namespace": ns, "account": "broken"}
+		broken := map[string]string{"account_namespace": ns, "account": "broken"}
 		Eventually(gaugeOf("modelarts_operator_account_ready", broken)).Should(BeNumerically("==", 0))
 		Expect(gaugeOf("modelarts_operator_account_budget_requests_per_second", broken)()).To(BeNumerically("==", 10))
-		_, ok := gauge("modelarts_operator_account_token_expiry_timestamp_seconds", broken)
+		_, ok := gauge("modelarts_operator_account_credentials_expiry_timestamp_seconds", broken)
 		Expect(ok).To(BeFalse(), "no token, no expiry series")
 
 		By("deleting the account deletes its series")
 		Expect(k8sClient.Delete(ctx, a)).To(Succeed())
 		Eventually(func() bool {
 			for _, name := range []string{"modelarts_operator_account_budget_requests_per_second",
-				"modelarts_operator_account_ready", "modelarts_operator_account_token_expiry_timestamp_seconds"} {
+				"modelarts_operator_account_ready", "modelarts_operator_account_credentials_expiry_timestamp_seconds"} {
 				if _, ok := gauge(name, acct); ok {
 					return true
 				}

@@ -17,6 +17,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/client-go/util/workqueue"
@@ -107,6 +108,9 @@ type MirrorReconciler[T v1alpha1.Mirrored, D any] struct {
 	Now       func() time.Time
 	// Rollouts rolls opted-in workloads when a sync changes a Secret (nil: none).
 	Rollouts *Rollouts
+	// NamespaceScoped: the operator runs with --watch-namespaces, without
+	// ClusterCloudAccounts (their selectors need cluster-wide reads).
+	NamespaceScoped bool
 
 	mu      sync.Mutex
 	records map[types.NamespacedName]*syncRecord
@@ -163,6 +167,21 @@ func (r *MirrorReconciler[T, D]) Reconcile(ctx context.Context, req ctrl.Request
 	if err := r.backOutMoved(ctx, obj); err != nil {
 		logf.FromContext(ctx).Error(err, "taking merged keys out of the Secret no longer used failed; retrying")
 		return ctrl.Result{RequeueAfter: backoffBase}, nil
+	}
+	// A ClusterCloudAccount that does not select this namespace: no cloud
+	// call. Checked on every reconcile (it costs none), and namespace label
+	// or selector changes enqueue the objects concerned.
+	if msg, allowed, err := r.accountAllowed(ctx, obj); err != nil {
+		return ctrl.Result{}, err
+	} else if !allowed {
+		r.notAllowed(obj, msg)
+		r.record(req.NamespacedName, obj, now, accountNotReadyRetry, syncAwaitingAccount, 0)
+		result, err := r.writeStatus(ctx, before, obj, now, false)
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		result.RequeueAfter = jitter(accountNotReadyRetry)
+		return result, nil
 	}
 	wait, due := r.due(ctx, req.NamespacedName, obj, now)
 	if !due {
@@ -303,6 +322,18 @@ func (r *MirrorReconciler[T, D]) sync(ctx context.Context, obj T, now time.Time)
 		}
 		if err != nil {
 			restore(obj, snapshot)
+			if keyConflict := (*mergeKeyConflict)(nil); errors.As(err, &keyConflict) {
+				r.fail(obj, v1alpha1.ReasonSecretConflict, fmt.Sprintf("Secret %q: %s; it is left untouched", secretName, keyConflict.Error()))
+				syncsTotal.WithLabelValues(r.Kind.Name(), v1alpha1.ReasonSecretConflict).Inc()
+				return jitter(interval), syncFailed, revision
+			}
+			if apierrors.IsInvalid(err) {
+				// The API server refused the Secret as the template shapes it
+				// (e.g. a type's required key is missing): a spec to fix.
+				r.fail(obj, v1alpha1.ReasonInvalidSpec, fmt.Sprintf("the API server refused Secret %q as spec.target shapes it (type %q)", secretName, secretType(target)))
+				syncsTotal.WithLabelValues(r.Kind.Name(), v1alpha1.ReasonInvalidSpec).Inc()
+				return jitter(interval), syncFailed, revision
+			}
 			if apierrors.IsAlreadyExists(err) {
 				r.fail(obj, v1alpha1.ReasonSecretConflict, fmt.Sprintf(
 					"Secret %q exists and is not controlled by this object; it is left untouched", secretName))
@@ -450,6 +481,56 @@ func backoffAfter(failures int, interval time.Duration) time.Duration {
 
 var errAccountRegistering = errors.New("account is Ready but not yet registered")
 
+// +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
+
+// accountAllowed says whether obj may use its account: always for a
+// CloudAccount; for a ClusterCloudAccount only if its namespaceSelector
+// (empty selects none) matches obj's namespace. A missing account is left to
+// accountClient to report.
+func (r *MirrorReconciler[T, D]) accountAllowed(ctx context.Context, obj T) (string, bool, error) {
+	if !obj.Mirror().AccountRef.IsCluster() {
+		return "", true, nil
+	}
+	if r.NamespaceScoped {
+		return "ClusterCloudAccounts are not served: the operator runs confined to namespaces (--watch-namespaces)", false, nil
+	}
+	var account v1alpha1.ClusterCloudAccount
+	if err := r.Get(ctx, accountKeyOf(obj), &account); err != nil {
+		return "", apierrors.IsNotFound(err), client.IgnoreNotFound(err)
+	}
+	name := account.Name
+	sel := account.Spec.NamespaceSelector
+	if sel == nil || (len(sel.MatchLabels) == 0 && len(sel.MatchExpressions) == 0) {
+		return fmt.Sprintf("ClusterCloudAccount %q selects no namespace (its namespaceSelector is empty)", name), false, nil
+	}
+	selector, err := metav1.LabelSelectorAsSelector(sel)
+	if err != nil {
+		return fmt.Sprintf("ClusterCloudAccount %q has an invalid namespaceSelector", name), false, nil
+	}
+	ns := &metav1.PartialObjectMetadata{}
+	ns.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Namespace"))
+	if err := r.Get(ctx, types.NamespacedName{Name: obj.GetNamespace()}, ns); err != nil {
+		return "", false, err
+	}
+	if !selector.Matches(labels.Set(ns.GetLabels())) {
+		return fmt.Sprintf("ClusterCloudAccount %q does not select namespace %q", name, obj.GetNamespace()), false, nil
+	}
+	return "", true, nil
+}
+
+// notAllowed marks obj refused by its ClusterCloudAccount: Ready and Synced
+// turn False with reason AccountNotAllowed.
+func (r *MirrorReconciler[T, D]) notAllowed(obj T, message string) {
+	prev := meta.FindStatusCondition(obj.Sync().Conditions, v1alpha1.ConditionSynced)
+	if prev == nil || prev.Reason != v1alpha1.ReasonAccountNotAllowed {
+		r.Recorder.Eventf(obj, nil, corev1.EventTypeWarning, v1alpha1.ReasonAccountNotAllowed, "Sync", "%s", message)
+		syncsTotal.WithLabelValues(r.Kind.Name(), v1alpha1.ReasonAccountNotAllowed).Inc()
+	}
+	setCondition(obj, v1alpha1.ConditionSynced, metav1.ConditionFalse, v1alpha1.ReasonAccountNotAllowed, message)
+	setCondition(obj, v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonAccountNotAllowed, message)
+	obj.Sync().SyncNowHandled = obj.GetAnnotations()[v1alpha1.AnnotationSyncNow]
+}
+
 // accountClient returns the account's cloud client and its configuration's
 // revision, or an error whose text says why the account cannot be used.
 func (r *MirrorReconciler[T, D]) accountClient(ctx context.Context, obj T) (*cloudclient.Client, uint64, error) {
@@ -461,27 +542,58 @@ func (r *MirrorReconciler[T, D]) accountClient(ctx context.Context, obj T) (*clo
 	if !errors.Is(err, ErrAccountNotReady) {
 		return nil, 0, fmt.Errorf("CloudAccount %q: %v", key.Name, err)
 	}
-	var account v1alpha1.CloudAccount
-	if err := r.Get(ctx, key, &account); err != nil {
+	kind := accountKind(obj)
+	var account client.Object = &v1alpha1.CloudAccount{}
+	if kind == v1alpha1.KindClusterCloudAccount {
+		account = &v1alpha1.ClusterCloudAccount{}
+	}
+	if err := r.Get(ctx, key, account); err != nil {
 		if apierrors.IsNotFound(err) {
+			if key.Namespace == "" {
+				return nil, 0, fmt.Errorf("accountRef: ClusterCloudAccount %q not found", key.Name)
+			}
 			return nil, 0, fmt.Errorf("accountRef: CloudAccount %q not found in namespace %q", key.Name, key.Namespace)
 		}
-		return nil, 0, fmt.Errorf("CloudAccount %q cannot be read", key.Name)
+		return nil, 0, fmt.Errorf("%s %q cannot be read", kind, key.Name)
 	}
-	ready := meta.FindStatusCondition(account.Status.Conditions, v1alpha1.ConditionReady)
+	ready := meta.FindStatusCondition(accountStatus(account).Conditions, v1alpha1.ConditionReady)
 	if ready == nil {
-		return nil, 0, fmt.Errorf("CloudAccount %q has not been checked yet", key.Name)
+		return nil, 0, fmt.Errorf("%s %q has not been checked yet", kind, key.Name)
 	}
 	if ready.Status == metav1.ConditionTrue {
 		// Its controller has not registered it in this process yet (just started).
 		return nil, 0, errAccountRegistering
 	}
-	return nil, 0, fmt.Errorf("CloudAccount %q is not Ready (%s): %s", key.Name, ready.Reason, ready.Message)
+	return nil, 0, fmt.Errorf("%s %q is not Ready (%s): %s", kind, key.Name, ready.Reason, ready.Message)
 }
 
-// accountKeyOf names the CloudAccount obj uses (always in obj's namespace).
+// accountKind is the kind obj's accountRef names (CloudAccount when unset).
+func accountKind(obj v1alpha1.Mirrored) string {
+	if obj.Mirror().AccountRef.IsCluster() {
+		return v1alpha1.KindClusterCloudAccount
+	}
+	return v1alpha1.KindCloudAccount
+}
+
+// accountKeyOf is the registry key of the account obj uses: a CloudAccount
+// in obj's own namespace, or a ClusterCloudAccount (empty namespace).
 func accountKeyOf(obj v1alpha1.Mirrored) types.NamespacedName {
+	if obj.Mirror().AccountRef.IsCluster() {
+		return types.NamespacedName{Name: obj.Mirror().AccountRef.Name}
+	}
 	return types.NamespacedName{Namespace: obj.GetNamespace(), Name: obj.Mirror().AccountRef.Name}
+}
+
+// accountIndexValues are obj's values in the accountRef index: "kind/name"
+// and, for cluster accounts, the bare kind (the objects a namespace label
+// change may concern).
+func accountIndexValues(obj v1alpha1.Mirrored) []string {
+	kind := accountKind(obj)
+	values := []string{kind + "/" + obj.Mirror().AccountRef.Name}
+	if kind == v1alpha1.KindClusterCloudAccount {
+		values = append(values, kind)
+	}
+	return values
 }
 
 // due says whether obj needs a cloud call now, or how long until it does.
@@ -753,17 +865,25 @@ func jitterAfter(d time.Duration) time.Duration {
 // SetupWithManager watches the kind, its owned Secrets, and its accounts.
 func (r *MirrorReconciler[T, D]) SetupWithManager(ctx context.Context, mgr ctrl.Manager) error {
 	if err := mgr.GetFieldIndexer().IndexField(ctx, r.Kind.New(), fieldIndexAccountName, func(o client.Object) []string {
-		return []string{o.(T).Mirror().AccountRef.Name}
+		return accountIndexValues(o.(T))
 	}); err != nil {
 		return err
 	}
-	return ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr).
 		For(r.Kind.New(), builder.WithPredicates(predicate.Or(
 			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}, deletionStarted()))).
 		Owns(&corev1.Secret{}, builder.WithPredicates(predicate.ResourceVersionChangedPredicate{})).
 		Watches(&v1alpha1.CloudAccount{}, handler.EnqueueRequestsFromMapFunc(r.dependents),
-			builder.WithPredicates(accountReadinessChanged{})).
-		WatchesRawSource(source.Func(r.accountConfigChanges)).
+			builder.WithPredicates(accountReadinessChanged{}))
+	if !r.NamespaceScoped {
+		b = b.Watches(&v1alpha1.ClusterCloudAccount{}, handler.EnqueueRequestsFromMapFunc(r.dependents),
+			builder.WithPredicates(predicate.Or[client.Object](accountReadinessChanged{}, predicate.GenerationChangedPredicate{}))).
+			// Namespace labels decide which objects may use a ClusterCloudAccount;
+			// only their metadata is cached.
+			WatchesMetadata(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.namespaceDependents),
+				builder.WithPredicates(predicate.LabelChangedPredicate{}))
+	}
+	return b.WatchesRawSource(source.Func(r.accountConfigChanges)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.Workers, 1)}).
 		Named(r.Kind.Name()).
 		Complete(r)
@@ -777,7 +897,10 @@ func (r *MirrorReconciler[T, D]) accountConfigChanges(ctx context.Context, q wor
 		if ctx.Err() != nil {
 			return // stopping: a notice taken just before stop() is not worth a log line
 		}
-		account := &v1alpha1.CloudAccount{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name}}
+		var account client.Object = &v1alpha1.CloudAccount{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name}}
+		if key.Namespace == "" {
+			account = &v1alpha1.ClusterCloudAccount{ObjectMeta: metav1.ObjectMeta{Name: key.Name}}
+		}
 		for _, req := range r.dependents(ctx, account) {
 			q.Add(req)
 		}
@@ -789,9 +912,21 @@ func (r *MirrorReconciler[T, D]) accountConfigChanges(ctx context.Context, q wor
 	return nil
 }
 
-// dependents lists the objects of this kind that use account, through the
-// field index on spec.accountRef.name.
+// dependents lists the objects of this kind that use account (a
+// CloudAccount or ClusterCloudAccount), through the accountRef index.
 func (r *MirrorReconciler[T, D]) dependents(ctx context.Context, account client.Object) []ctrl.Request {
+	if _, ok := account.(*v1alpha1.ClusterCloudAccount); ok {
+		return r.listDependents(ctx, v1alpha1.KindClusterCloudAccount+"/"+account.GetName())
+	}
+	return r.listDependents(ctx, v1alpha1.KindCloudAccount+"/"+account.GetName(), client.InNamespace(account.GetNamespace()))
+}
+
+// namespaceDependents lists the objects in ns that use a ClusterCloudAccount.
+func (r *MirrorReconciler[T, D]) namespaceDependents(ctx context.Context, ns client.Object) []ctrl.Request {
+	return r.listDependents(ctx, v1alpha1.KindClusterCloudAccount, client.InNamespace(ns.GetName()))
+}
+
+func (r *MirrorReconciler[T, D]) listDependents(ctx context.Context, indexValue string, opts ...client.ListOption) []ctrl.Request {
 	gvk, err := apiutil.GVKForObject(r.Kind.New(), r.Scheme())
 	if err != nil {
 		return nil
@@ -801,9 +936,8 @@ func (r *MirrorReconciler[T, D]) dependents(ctx context.Context, account client.
 		return nil
 	}
 	list := obj.(client.ObjectList)
-	if err := r.List(ctx, list, client.InNamespace(account.GetNamespace()),
-		client.MatchingFields{fieldIndexAccountName: account.GetName()}); err != nil {
-		logf.FromContext(ctx).Error(err, "listing objects of account", "account", account.GetName())
+	if err := r.List(ctx, list, append(opts, client.MatchingFields{fieldIndexAccountName: indexValue})...); err != nil {
+		logf.FromContext(ctx).Error(err, "listing objects of account", "account", indexValue)
 		return nil
 	}
 	items, err := meta.ExtractList(list)
@@ -826,18 +960,16 @@ type accountReadinessChanged struct {
 }
 
 func (accountReadinessChanged) Update(e event.UpdateEvent) bool {
-	oldA, okOld := e.ObjectOld.(*v1alpha1.CloudAccount)
-	newA, okNew := e.ObjectNew.(*v1alpha1.CloudAccount)
-	if !okOld || !okNew {
+	if e.ObjectOld == nil || e.ObjectNew == nil {
 		return false
 	}
-	summary := func(a *v1alpha1.CloudAccount) string {
-		if c := meta.FindStatusCondition(a.Status.Conditions, v1alpha1.ConditionReady); c != nil {
+	summary := func(a client.Object) string {
+		if c := meta.FindStatusCondition(accountStatus(a).Conditions, v1alpha1.ConditionReady); c != nil {
 			return string(c.Status) + "/" + c.Reason
 		}
 		return ""
 	}
-	return summary(oldA) != summary(newA)
+	return summary(e.ObjectOld) != summary(e.ObjectNew)
 }
 
 func (accountReadinessChanged) Create(event.CreateEvent) bool   { return true }

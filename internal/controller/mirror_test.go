@@ -35,7 +35,7 @@ func readyAccount(ns string, data map[string][]byte) {
 }
 
 func mirror() v1alpha1.MirrorSpec {
-	return v1alpha1.MirrorSpec{AccountRef: v1alpha1.LocalObjectReference{Name: "acct"}}
+	return v1alpha1.MirrorSpec{AccountRef: v1alpha1.AccountReference{Name: "acct"}}
 }
 
 func objMeta(ns, name string) metav1.ObjectMeta { return metav1.ObjectMeta{Namespace: ns, Name: name} }

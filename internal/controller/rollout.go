@@ -78,6 +78,8 @@ func (w *Rollouts) rollAll(ctx context.Context, owner client.Object, namespace, 
 			if base <= 0 {
 				base = backoffBase
 			}
+			// A copy: the reconcile that passed owner goes on using it.
+			owner := owner.DeepCopyObject().(client.Object)
 			time.AfterFunc(jitterAfter(base<<(attempt-1)), func() { w.rollAll(ctx, owner, namespace, secret, attempt+1) })
 		}
 	}()

@@ -26,12 +26,14 @@ var _ = It("accepts every sample in config/samples", func() {
 		for _, doc := range strings.Split(string(raw), "\n---\n") {
 			obj := &unstructured.Unstructured{}
 			Expect(yaml.Unmarshal([]byte(doc), &obj.Object)).To(Succeed(), f)
-			obj.SetNamespace(ns)
+			if obj.GetKind() != "ClusterCloudAccount" {
+				obj.SetNamespace(ns)
+			}
 			Expect(k8sClient.Create(context.Background(), obj, client.DryRunAll)).To(Succeed(), f)
 			kinds[obj.GetKind()] = true
 		}
 	}
-	for _, k := range []string{"Secret", "CloudAccount", "Workspace", "AuthorizationSet", "ServiceAppAuth", "RomaApp", "DevEnvironmentToken"} {
+	for _, k := range []string{"Secret", "ServiceAccount", "CloudAccount", "ClusterCloudAccount", "Workspace", "AuthorizationSet", "ServiceAppAuth", "RomaApp", "DevEnvironmentToken"} {
 		Expect(kinds).To(HaveKey(k))
 	}
 })

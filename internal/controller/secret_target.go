@@ -79,7 +79,17 @@ func (r *MirrorReconciler[T, D]) writeSecret(ctx context.Context, obj T, name st
 	typ := secretType(target)
 	labels, annotations := secretMeta(target)
 	if current != nil && current.Type != typ {
-		// The type is immutable: replace the Secret (only the one seen).
+		// The type is immutable: replace the Secret (only the one seen), once
+		// a dry run shows the API server takes the new one (a type's required
+		// keys), so a refused type never leaves the Secret deleted.
+		probe := &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Namespace: obj.GetNamespace(), GenerateName: "modelarts-type-check-", Labels: labels},
+			Type:       typ,
+			Data:       data,
+		}
+		if err := r.Create(ctx, probe, client.DryRunAll); err != nil {
+			return false, err
+		}
 		if err := r.Delete(ctx, current, client.Preconditions{UID: &current.UID, ResourceVersion: &current.ResourceVersion}); err != nil && !apierrors.IsNotFound(err) {
 			return false, err
 		}
@@ -131,7 +141,8 @@ func (r *MirrorReconciler[T, D]) mergedBy(obj T) string {
 
 // mergeTarget reads the Secret to merge into from the API server (it is not
 // labelled, so not cached): errMergeTargetMissing if it does not exist,
-// errSecretConflict if another object merges into it.
+// errSecretConflict if another object merges into it or another object of
+// this operator owns it (the two would undo each other's writes forever).
 func (r *MirrorReconciler[T, D]) mergeTarget(ctx context.Context, obj T, name string) (*corev1.Secret, error) {
 	s := &corev1.Secret{}
 	err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: obj.GetNamespace(), Name: name}, s)
@@ -144,7 +155,23 @@ func (r *MirrorReconciler[T, D]) mergeTarget(ctx context.Context, obj T, name st
 	if by := s.Annotations[v1alpha1.AnnotationMergedBy]; by != "" && by != r.mergedBy(obj) {
 		return nil, errSecretConflict
 	}
+	if s.Labels[v1alpha1.LabelManagedBy] == v1alpha1.ManagedByValue && !controlledBy(s, obj) {
+		return nil, errSecretConflict
+	}
 	return s, nil
+}
+
+func controlledBy(s *corev1.Secret, obj client.Object) bool {
+	owner := metav1.GetControllerOf(s)
+	return owner != nil && owner.UID == obj.GetUID()
+}
+
+// mergeKeyConflict: the Secret to merge into already holds a key this object
+// would write and did not merge itself; Merge never overwrites such a key.
+type mergeKeyConflict struct{ key string }
+
+func (e *mergeKeyConflict) Error() string {
+	return fmt.Sprintf("the Secret already holds key %q, which this object did not write", e.key)
 }
 
 // writeMerged writes only data's keys into s, takes out keys it merged
@@ -152,6 +179,15 @@ func (r *MirrorReconciler[T, D]) mergeTarget(ctx context.Context, obj T, name st
 // other key, the owner and the type stay as they are. It says whether the
 // Secret's data changed.
 func (r *MirrorReconciler[T, D]) writeMerged(ctx context.Context, obj T, s *corev1.Secret, data map[string][]byte) (bool, error) {
+	// Keys of a Secret obj controls (left by a switch from Owner) are its own.
+	if !controlledBy(s, obj) {
+		own := mergedKeys(s)
+		for _, k := range sortedKeys(data) {
+			if _, exists := s.Data[k]; exists && !slices.Contains(own, k) {
+				return false, &mergeKeyConflict{key: k}
+			}
+		}
+	}
 	out := s.DeepCopy()
 	if out.Data == nil {
 		out.Data = map[string][]byte{}

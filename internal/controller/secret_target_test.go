@@ -251,6 +251,49 @@ var _ = Describe("Secret shaping and rollouts", func() {
 		Eventually(func() []string { return fetch(tok2).GetFinalizers() }).Should(BeEmpty())
 	})
 
+	It("never overwrites a key it did not merge, never merges into another object's Secret, and keeps a Secret whose new type is refused", func() {
+		By("a foreign Secret that already holds the key Merge would write")
+		foreign := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "app-creds"},
+			Data: map[string][]byte{"token": []byte("theirs")}}
+		Expect(k8sClient.Create(ctx, foreign)).To(Succeed())
+		tok := &v1alpha1.DevEnvironmentToken{ObjectMeta: objMeta(ns, "tok"), Spec: v1alpha1.DevEnvironmentTokenSpec{
+			MirrorSpec: mirror(), InstanceID: cloudsim.DefaultDevEnvInstance, SecretName: "app-creds",
+			Target: &v1alpha1.SecretTarget{CreationPolicy: v1alpha1.CreationPolicyMerge}}}
+		Expect(k8sClient.Create(ctx, tok)).To(Succeed())
+		Eventually(condition(tok, v1alpha1.ConditionSynced)).Should(haveCondition(metav1.ConditionFalse, v1alpha1.ReasonSecretConflict))
+		Expect(meta.FindStatusCondition(tok.Status.Conditions, v1alpha1.ConditionSynced).Message).To(ContainSubstring(`key "token"`))
+		s := getSecret("app-creds")
+		Expect(s.Data).To(Equal(map[string][]byte{"token": []byte("theirs")}))
+		Expect(s.Annotations).NotTo(HaveKey(v1alpha1.AnnotationMergedBy))
+		Expect(k8sClient.Delete(ctx, tok)).To(Succeed())
+		Eventually(func() bool { return apierrors.IsNotFound(k8sClient.Get(ctx, client.ObjectKeyFromObject(tok), tok)) }).Should(BeTrue())
+		Expect(getSecret("app-creds").Data).To(Equal(map[string][]byte{"token": []byte("theirs")}), "backing out must not delete their key")
+
+		By("a Secret another object of the operator owns")
+		owned := token("owned", nil)
+		ready(owned)
+		before := getSecret("owned")
+		intruder := &v1alpha1.DevEnvironmentToken{ObjectMeta: objMeta(ns, "intruder"), Spec: v1alpha1.DevEnvironmentTokenSpec{
+			MirrorSpec: mirror(), InstanceID: cloudsim.DefaultDevEnvInstance, SecretName: "owned",
+			Target: &v1alpha1.SecretTarget{CreationPolicy: v1alpha1.CreationPolicyMerge, Template: &v1alpha1.SecretTemplate{
+				Data: map[string]string{"extra": "{{ .token }}"}}}}}
+		Expect(k8sClient.Create(ctx, intruder)).To(Succeed())
+		Eventually(condition(intruder, v1alpha1.ConditionSynced)).Should(haveCondition(metav1.ConditionFalse, v1alpha1.ReasonSecretConflict))
+		Expect(getSecret("owned").ResourceVersion).To(Equal(before.ResourceVersion), "the owner's Secret is left alone")
+
+		By("a type the API server refuses for the data: the Secret stays as it was")
+		fetch(owned)
+		owned.Spec.Target = &v1alpha1.SecretTarget{Template: &v1alpha1.SecretTemplate{
+			Type: string(corev1.SecretTypeDockerConfigJson), Data: map[string]string{"token": "{{ .token }}"}}}
+		Expect(k8sClient.Update(ctx, owned)).To(Succeed())
+		Eventually(condition(owned, v1alpha1.ConditionSynced)).Should(haveCondition(metav1.ConditionFalse, v1alpha1.ReasonInvalidSpec))
+		after := getSecret("owned")
+		Expect(after.UID).To(Equal(before.UID), "never deleted")
+		Expect(after.Type).To(Equal(corev1.SecretTypeOpaque))
+		Expect(after.Data).To(Equal(before.Data))
+		expectNoLeaks(ns, owned, intruder)
+	})
+
 	It("keeps the Secret, without its ownerReference, on delete with Retain", func() {
 		tok := token("tok", &v1alpha1.SecretTarget{DeletionPolicy: v1alpha1.DeletionPolicyRetain})
 		ready(tok)

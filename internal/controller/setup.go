@@ -27,6 +27,9 @@ type Options struct {
 	MaxConcurrentReconciles int
 	// MaxAuthorizations bounds the entries an AuthorizationSet's status holds.
 	MaxAuthorizations int
+	// WatchNamespaces confines the operator to these namespaces (empty: all).
+	// ClusterCloudAccounts need the cluster-wide mode and are not served then.
+	WatchNamespaces []string
 }
 
 // SetupWithManager registers every controller with mgr. It is the one place
@@ -39,6 +42,16 @@ func SetupWithManager(mgr ctrl.Manager, clientset kubernetes.Interface, opts Opt
 	}
 	if err := (&CloudAccountReconciler{Client: mgr.GetClient(), Accounts: accounts, Secrets: secrets}).SetupWithManager(mgr); err != nil {
 		return err
+	}
+	clusterWide := len(opts.WatchNamespaces) == 0
+	if clusterWide {
+		clusterSecrets := NewReferencedSecrets(clientset, NewClusterCloudAccountEvent)
+		if err := mgr.Add(clusterSecrets); err != nil {
+			return err
+		}
+		if err := (&CloudAccountReconciler{Client: mgr.GetClient(), Accounts: accounts, Secrets: clusterSecrets, Cluster: true}).SetupWithManager(mgr); err != nil {
+			return err
+		}
 	}
 	recorder := mgr.GetEventRecorder("modelarts-operator")
 	ctx := context.Background()
@@ -64,7 +77,8 @@ func setupMirror[T v1alpha1.Mirrored, D any](ctx context.Context, mgr ctrl.Manag
 	r := &MirrorReconciler[T, D]{
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Kind: kind, Accounts: accounts, Recorder: recorder,
 		Heartbeat: opts.StatusHeartbeat, Workers: opts.MaxConcurrentReconciles,
-		Rollouts: &Rollouts{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Recorder: recorder},
+		Rollouts:        &Rollouts{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Recorder: recorder},
+		NamespaceScoped: len(opts.WatchNamespaces) > 0,
 	}
 	return r.SetupWithManager(ctx, mgr)
 }
@@ -72,9 +86,17 @@ func setupMirror[T v1alpha1.Mirrored, D any](ctx context.Context, mgr ctrl.Manag
 // CacheOptions is the manager cache the controllers expect: of Secrets, only
 // the ones the operator writes (labelled managed-by) are cached, so unrelated
 // Secrets cost no memory; credentials Secrets are watched one by one
-// (ReferencedSecrets).
-func CacheOptions() cache.Options {
-	return cache.Options{ByObject: map[client.Object]cache.ByObject{
+// (ReferencedSecrets). With watchNamespaces, every namespaced cache and watch
+// is confined to them.
+func CacheOptions(watchNamespaces ...string) cache.Options {
+	opts := cache.Options{ByObject: map[client.Object]cache.ByObject{
 		&corev1.Secret{}: {Label: labels.SelectorFromSet(labels.Set{v1alpha1.LabelManagedBy: v1alpha1.ManagedByValue})},
 	}}
+	if len(watchNamespaces) > 0 {
+		opts.DefaultNamespaces = map[string]cache.Config{}
+		for _, ns := range watchNamespaces {
+			opts.DefaultNamespaces[ns] = cache.Config{}
+		}
+	}
+	return opts
 }

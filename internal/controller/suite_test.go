@@ -88,7 +88,8 @@ var _ = BeforeSuite(func() {
 		Cache:                  CacheOptions(),
 	})
 	Expect(err).NotTo(HaveOccurred())
-	pool := cloudclient.NewPool(cloudclient.Options{HTTPTimeout: 3 * time.Second, Observe: ObserveCloudRequest})
+	pool := cloudclient.NewPool(cloudclient.Options{HTTPTimeout: 3 * time.Second, Observe: ObserveCloudRequest,
+		ServiceAccountToken: ServiceAccountTokens(clientset)})
 	Expect(SetupWithManager(mgr, clientset, Options{Pool: pool, StatusHeartbeat: 5 * time.Minute, MaxConcurrentReconciles: 4})).To(Succeed())
 
 	var ctx context.Context
@@ -148,11 +149,13 @@ func simAccount(ns, name, secretName string) *v1alpha1.CloudAccount {
 	return &v1alpha1.CloudAccount{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
 		Spec: v1alpha1.CloudAccountSpec{
-			Region:               "cn-north-4",
-			ProjectID:            cloudsim.DefaultProjectID,
-			CredentialsSecretRef: v1alpha1.LocalObjectReference{Name: secretName},
-			Endpoints:            &v1alpha1.CloudEndpoints{IAM: simServer.URL, ModelArts: simServer.URL, ROMA: simServer.URL},
-			AllowInsecureHTTP:    true,
+			CloudConnection: v1alpha1.CloudConnection{
+				Region:            "cn-north-4",
+				ProjectID:         cloudsim.DefaultProjectID,
+				Endpoints:         &v1alpha1.CloudEndpoints{IAM: simServer.URL, ModelArts: simServer.URL, ROMA: simServer.URL},
+				AllowInsecureHTTP: true,
+			},
+			CredentialsSecretRef: &v1alpha1.LocalObjectReference{Name: secretName},
 		},
 	}
 }

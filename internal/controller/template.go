@@ -2,6 +2,7 @@ package controller
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"maps"
 	"regexp"
@@ -14,7 +15,7 @@ import (
 )
 
 // templateFuncs are sprig's functions, as External Secrets Operator offers
-// them, minus those that read the operator's environment or the network
+// them, with size guards on repeat, until and untilStep, minus seq and those that read the operator's environment or the network
 // (env, expandenv, getHostByName) and those whose output changes on every
 // call (random values, fresh keys and certificates, salts, the clock): a
 // template using one would rewrite the Secret, and roll its workloads, on
@@ -30,8 +31,50 @@ var templateFuncs = func() template.FuncMap {
 	} {
 		delete(fm, name)
 	}
+	// Size guards: a Secret holds at most 1 MiB, so no template needs more,
+	// and one object's template must not exhaust the operator's memory.
+	repeat, until, untilStep := fm["repeat"].(func(int, string) string), fm["until"].(func(int) []int), fm["untilStep"].(func(int, int, int) []int)
+	fm["repeat"] = func(count int, str string) (string, error) {
+		if count > 0 && len(str) > 0 && count > maxRenderedBytes/len(str) {
+			return "", errTemplateTooLarge
+		}
+		return repeat(count, str), nil
+	}
+	fm["until"] = func(count int) ([]int, error) {
+		if count > maxRangeLength || count < -maxRangeLength {
+			return nil, errTemplateTooLarge
+		}
+		return until(count), nil
+	}
+	fm["untilStep"] = func(start, stop, step int) ([]int, error) {
+		if step != 0 && (stop-start)/step > maxRangeLength {
+			return nil, errTemplateTooLarge
+		}
+		return untilStep(start, stop, step), nil
+	}
+	delete(fm, "seq") // a range as text; until covers it
 	return fm
 }()
+
+const (
+	// maxRenderedBytes bounds one rendered value: a whole Secret holds at most 1 MiB.
+	maxRenderedBytes = 1 << 20
+	// maxRangeLength bounds the lists until and untilStep make.
+	maxRangeLength = 10000
+)
+
+var errTemplateTooLarge = errors.New("the template would render more than a Secret can hold")
+
+// cappedBuffer refuses writes past maxRenderedBytes, so a template's loops
+// cannot grow the operator's memory without bound.
+type cappedBuffer struct{ bytes.Buffer }
+
+func (b *cappedBuffer) Write(p []byte) (int, error) {
+	if b.Len()+len(p) > maxRenderedBytes {
+		return 0, errTemplateTooLarge
+	}
+	return b.Buffer.Write(p)
+}
 
 var goIdentifier = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
@@ -83,7 +126,7 @@ func renderSecretData(target *v1alpha1.SecretTarget, values map[string][]byte, e
 	ctx := templateContext(values, extra)
 	out := make(map[string][]byte, len(parsed))
 	for _, k := range sortedKeys(parsed) {
-		var buf bytes.Buffer
+		var buf cappedBuffer
 		if err := parsed[k].Execute(&buf, ctx); err != nil {
 			return nil, &templateError{key: k, what: "the template failed to render over the fetched values (a missing field, or a function refused its input)"}
 		}

@@ -91,3 +91,28 @@ func TestTemplateErrors(t *testing.T) {
 		}
 	}
 }
+
+// Templates cannot make the operator allocate without bound: repeat, until
+// and untilStep refuse sizes past a Secret's 1 MiB, and so does the output.
+func TestTemplateSizeGuards(t *testing.T) {
+	values := map[string][]byte{"token": []byte("tok")}
+	for _, tmpl := range []string{
+		`{{ repeat 2000000000 "x" }}`,
+		`{{ range until 2000000000 }}x{{ end }}`,
+		`{{ range untilStep 0 2000000000 1 }}x{{ end }}`,
+		`{{ range until 10000 }}{{ range until 10000 }}{{ $.token }}{{ end }}{{ end }}`,
+	} {
+		target := &v1alpha1.SecretTarget{Template: &v1alpha1.SecretTemplate{Data: map[string]string{"big": tmpl}}}
+		_, err := renderSecretData(target, values, nil)
+		if err == nil || !strings.Contains(err.Error(), `"big"`) {
+			t.Errorf("%s: err = %v, want a refusal naming the key", tmpl, err)
+		}
+	}
+	target := &v1alpha1.SecretTarget{Template: &v1alpha1.SecretTemplate{Data: map[string]string{
+		"ok": `{{ repeat 3 .token }}{{ range until 2 }}-{{ end }}`,
+	}}}
+	out, err := renderSecretData(target, values, nil)
+	if err != nil || string(out["ok"]) != "toktoktok--" {
+		t.Errorf("small repeat/until: %q, %v", out["ok"], err)
+	}
+}

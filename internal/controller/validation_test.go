@@ -31,8 +31,8 @@ var _ = Describe("Schema validation", func() {
 		a := &v1alpha1.CloudAccount{
 			ObjectMeta: metav1.ObjectMeta{Namespace: ns, GenerateName: "acct-"},
 			Spec: v1alpha1.CloudAccountSpec{
-				Region: "eu-de", ProjectID: "abc-123",
-				CredentialsSecretRef: v1alpha1.LocalObjectReference{Name: "creds"},
+				CloudConnection:      v1alpha1.CloudConnection{Region: "eu-de", ProjectID: "abc-123"},
+				CredentialsSecretRef: &v1alpha1.LocalObjectReference{Name: "creds"},
 			},
 		}
 		if mutate != nil {
@@ -40,7 +40,7 @@ var _ = Describe("Schema validation", func() {
 		}
 		return a
 	}
-	mirror := v1alpha1.MirrorSpec{AccountRef: v1alpha1.LocalObjectReference{Name: "acct"}}
+	mirror := v1alpha1.MirrorSpec{AccountRef: v1alpha1.AccountReference{Name: "acct"}}
 	meta := func() metav1.ObjectMeta { return metav1.ObjectMeta{Namespace: ns, GenerateName: "x-"} }
 	workspace := func(mutate func(*v1alpha1.WorkspaceSpec)) client.Object {
 		o := &v1alpha1.Workspace{ObjectMeta: meta(), Spec: v1alpha1.WorkspaceSpec{MirrorSpec: mirror, WorkspaceID: "0"}}
@@ -136,9 +136,39 @@ var _ = Describe("Schema validation", func() {
 		Entry("a CloudAccount without the projectID key", func() client.Object {
 			return omit(account(nil), "spec", "projectID")
 		}, "spec.projectID", "Required value"),
-		Entry("a CloudAccount without the credentialsSecretRef key", func() client.Object {
+		Entry("a CloudAccount without any credential source", func() client.Object {
 			return omit(account(nil), "spec", "credentialsSecretRef")
-		}, "spec.credentialsSecretRef", "Required value"),
+		}, "spec", "exactly one of credentialsSecretRef, workloadIdentity, instanceMetadata must be set"),
+		Entry("a CloudAccount with two credential sources", func() client.Object {
+			return account(func(a *v1alpha1.CloudAccount) { a.Spec.InstanceMetadata = &v1alpha1.InstanceMetadata{} })
+		}, "spec", "exactly one of credentialsSecretRef, workloadIdentity, instanceMetadata must be set"),
+		Entry("a workloadIdentity token shorter than 600s", func() client.Object {
+			return account(func(a *v1alpha1.CloudAccount) {
+				a.Spec.CredentialsSecretRef = nil
+				a.Spec.WorkloadIdentity = &v1alpha1.WorkloadIdentity{ServiceAccountName: "sa", IdentityProviderID: "idp",
+					Audience: "aud", ExpirationSeconds: ptr.To[int64](599)}
+			})
+		}, "spec.workloadIdentity.expirationSeconds", "greater than or equal to 600"),
+		Entry("a workloadIdentity without audience", func() client.Object {
+			return omit(account(func(a *v1alpha1.CloudAccount) {
+				a.Spec.CredentialsSecretRef = nil
+				a.Spec.WorkloadIdentity = &v1alpha1.WorkloadIdentity{ServiceAccountName: "sa", IdentityProviderID: "idp", Audience: "aud"}
+			}), "spec", "workloadIdentity", "audience")
+		}, "spec.workloadIdentity.audience", "Required value"),
+		Entry("a ClusterCloudAccount workloadIdentity without serviceAccountNamespace", func() client.Object {
+			return &v1alpha1.ClusterCloudAccount{ObjectMeta: metav1.ObjectMeta{GenerateName: "cacct-"},
+				Spec: v1alpha1.ClusterCloudAccountSpec{CloudConnection: v1alpha1.CloudConnection{Region: "eu-de", ProjectID: "p1"},
+					WorkloadIdentity: &v1alpha1.ClusterWorkloadIdentity{WorkloadIdentity: v1alpha1.WorkloadIdentity{
+						ServiceAccountName: "sa", IdentityProviderID: "idp", Audience: "aud"}}}}
+		}, "spec.workloadIdentity.serviceAccountNamespace", "at least 1 chars long"),
+		Entry("a ClusterCloudAccount credentialsSecretRef without namespace", func() client.Object {
+			return &v1alpha1.ClusterCloudAccount{ObjectMeta: metav1.ObjectMeta{GenerateName: "cacct-"},
+				Spec: v1alpha1.ClusterCloudAccountSpec{CloudConnection: v1alpha1.CloudConnection{Region: "eu-de", ProjectID: "p1"},
+					CredentialsSecretRef: &v1alpha1.SecretReference{Name: "creds"}}}
+		}, "spec.credentialsSecretRef.namespace", "at least 1 chars long"),
+		Entry("an accountRef of an unknown kind", func() client.Object {
+			return workspace(func(s *v1alpha1.WorkspaceSpec) { s.AccountRef.Kind = "Secret" })
+		}, "spec.accountRef.kind", "Unsupported value"),
 		Entry("a credentialsSecretRef without the name key", func() client.Object {
 			return omit(account(nil), "spec", "credentialsSecretRef", "name")
 		}, "spec.credentialsSecretRef.name", "Required value"),

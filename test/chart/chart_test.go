@@ -5,9 +5,7 @@ package chart
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,8 +16,9 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
+
+	"github.com/cloudmirror-io/modelarts-operator/internal/testutil"
 )
 
 const (
@@ -54,21 +53,11 @@ func run(t *testing.T, name string, args ...string) []byte {
 
 func decode(t *testing.T, raw []byte) []*unstructured.Unstructured {
 	t.Helper()
-	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(raw), 4096)
-	var objs []*unstructured.Unstructured
-	for {
-		obj := &unstructured.Unstructured{}
-		err := dec.Decode(&obj.Object)
-		if errors.Is(err, io.EOF) {
-			return objs
-		}
-		if err != nil {
-			t.Fatalf("decoding document %d: %v", len(objs)+1, err)
-		}
-		if len(obj.Object) > 0 {
-			objs = append(objs, obj)
-		}
+	objs, err := testutil.DecodeObjects(raw)
+	if err != nil {
+		t.Fatal(err)
 	}
+	return objs
 }
 
 func helmTemplate(t *testing.T, args ...string) []*unstructured.Unstructured {
@@ -261,7 +250,7 @@ func TestOptionalMonitoring(t *testing.T) {
 	if sm == nil {
 		t.Fatal("no ServiceMonitor")
 	}
-	if ep := field(t, sm, "spec", "endpoints").([]any)[0].(map[string]any); ep["scheme"] != "https" || ep["port"] != "https" {
+	if ep := field(t, sm, "spec", "endpoints").([]any)[0].(map[string]any); ep["scheme"] != "https" || ep["port"] != "https" || ep["honorLabels"] != true {
 		t.Errorf("ServiceMonitor endpoint %v", ep)
 	}
 	rule := objs["PrometheusRule/modelarts-operator-alerts"]
@@ -328,5 +317,37 @@ func TestGrafanaDashboard(t *testing.T) {
 	got := field(t, cm, "data", "modelarts-operator.json").(string)
 	if strings.TrimSpace(got) != strings.TrimSpace(string(want)) {
 		t.Error("the ConfigMap's dashboard differs from config/grafana/modelarts-operator-dashboard.json")
+	}
+}
+
+// TestNamespacedInstallMatchesConfig: with manager.watchNamespaces the chart
+// grants what config/namespaced does: the manager's rules through a
+// RoleBinding in each watched namespace, no ClusterRoleBinding for them, and
+// --watch-namespaces on the manager.
+func TestNamespacedInstallMatchesConfig(t *testing.T) {
+	managerBindings := func(objs []*unstructured.Unstructured) map[string]any {
+		found := map[string]any{} // kind/namespace -> subjects
+		for _, o := range objs {
+			if o.GetKind() != "RoleBinding" && o.GetKind() != "ClusterRoleBinding" {
+				continue
+			}
+			if field(t, o, "roleRef", "name") == "modelarts-operator-manager-role" {
+				found[o.GetKind()+"/"+o.GetNamespace()] = normalize(t, field(t, o, "subjects"))
+			}
+		}
+		return found
+	}
+	kustomized := decode(t, run(t, tool(t, "KUSTOMIZE", "kustomize"), "build", "../../config/namespaced"))
+	rendered := helmTemplate(t, "--set", "manager.watchNamespaces={team-a}")
+	want, got := managerBindings(kustomized), managerBindings(rendered)
+	if len(want) != 1 || want["RoleBinding/team-a"] == nil {
+		t.Fatalf("config/namespaced binds the manager role as %v; this test expects one RoleBinding in team-a", want)
+	}
+	if !equality.Semantic.DeepEqual(want, got) {
+		t.Errorf("manager role bindings differ:\nconfig/namespaced: %v\nchart:             %v", want, got)
+	}
+	args := fmt.Sprint(container(t, index(rendered)["Deployment/modelarts-operator-controller-manager"])["args"])
+	if !strings.Contains(args, "--watch-namespaces=team-a") {
+		t.Errorf("args %s lack --watch-namespaces=team-a", args)
 	}
 }

@@ -26,7 +26,7 @@ var sim *simulator
 
 var _ = Describe("The operator in a real cluster", Ordered, func() {
 	BeforeAll(func(ctx SpecContext) {
-		sim = deploySimulator(ctx)
+		sim = deploySimulator(ctx, "team-kubectl", "team-helm")
 		DeferCleanup(func(ctx SpecContext) { deleteNamespace(ctx, simNamespace) })
 	})
 
@@ -110,6 +110,9 @@ func proveInstallation(in *installation) {
 		samples = applySamples(ctx, in.tenant, sim)
 	})
 	AfterAll(func(ctx SpecContext) {
+		if samples != nil {
+			samples.deleteClusterScoped(ctx)
+		}
 		deleteNamespace(ctx, in.tenant)
 		if in.uninstall != nil {
 			in.uninstall(ctx)
@@ -135,14 +138,20 @@ func proveInstallation(in *installation) {
 		samples.startConsumer(ctx)
 		Expect(samples.mountedToken(ctx)).To(Equal(samples.secretValue(ctx, "notebook-token", "token")))
 		Expect(samples.envAppKey(ctx)).To(Equal(samples.secretValue(ctx, "roma-app-key", "app_key")))
+		samples.startReloadDeployment(ctx)
+		pod := samples.reloadPod(ctx)
+		Expect(samples.reloadEnvToken(ctx, pod)).To(Equal(samples.secretValue(ctx, reloadSecret, reloadTokenKey)))
 	})
 
-	It("shows a rotated token in the mounted file within the kubelet's sync period", func(ctx SpecContext) {
+	It("shows a rotated token in the mounted file within the kubelet's sync period, and rolls the workload that reads it from env", func(ctx SpecContext) {
+		oldPod := samples.reloadPod(ctx)
 		secretAfter, fileAfter := samples.rotateAndFollow(ctx, sim)
 		measured("%s: token rotated: Secret updated after %s, mounted file after %s more (kubelet syncFrequency %s)",
 			in.name, secretAfter.Round(time.Millisecond), fileAfter.Round(100*time.Millisecond), kubeletSyncPeriod)
 		// The kubelet resyncs each Pod every syncFrequency plus up to 50 % jitter, then refreshes its volumes.
 		Expect(fileAfter).To(BeNumerically("<=", kubeletSyncPeriod*3/2+5*time.Second))
+		rolled := samples.followRollout(ctx, oldPod)
+		measured("%s: the reload-secrets Deployment's new Pod, with the new token in its env, was Ready within %s of the Secret's change", in.name, rolled.Round(time.Second))
 	})
 
 	It("serves metrics over HTTPS only to ServiceAccounts bound to the metrics-reader role", func(ctx SpecContext) {

@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"math/big"
@@ -64,8 +65,35 @@ func restrictedSecurityContext() *corev1.SecurityContext {
 	}
 }
 
-func deploySimulator(ctx context.Context) *simulator {
+// deploySimulator runs cloudsim in the cluster. Its IAM trusts the cluster's
+// ServiceAccount tokens as a CCE cluster's identity provider would be set up:
+// the cluster's issuer, keys it fetches from /openid/v1/jwks with its own
+// token, and the samples' workload identity ServiceAccount of each tenant
+// mapped to the project.
+func deploySimulator(ctx context.Context, tenants ...string) *simulator {
 	restrictedNamespace(ctx, simNamespace)
+	raw, err := clientset.CoreV1().RESTClient().Get().AbsPath("/.well-known/openid-configuration").DoRaw(ctx)
+	Expect(err).NotTo(HaveOccurred())
+	var discovery struct {
+		Issuer string `json:"issuer"`
+	}
+	Expect(json.Unmarshal(raw, &discovery)).To(Succeed())
+	subjects := map[string][]string{}
+	for _, ns := range tenants {
+		subjects["system:serviceaccount:"+ns+":"+workloadIdentitySA] = []string{cloudsim.DefaultProjectID}
+	}
+	fixture := cloudsim.DefaultFixture()
+	fixture.IdentityProviders = []cloudsim.IdentityProvider{{ID: workloadIdentityIdP, Issuer: discovery.Issuer,
+		ClientID: workloadIdentityAudience, Subjects: subjects}}
+	fixtureJSON, err := json.Marshal(fixture)
+	Expect(err).NotTo(HaveOccurred())
+	Expect(k8s.Create(ctx, &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Name: "cloudsim-fixture", Namespace: simNamespace},
+		Data:       map[string]string{"fixture.json": string(fixtureJSON)},
+	})).To(Succeed())
+	kubernetesSvc := &corev1.Service{}
+	Expect(k8s.Get(ctx, client.ObjectKey{Namespace: "default", Name: "kubernetes"}, kubernetesSvc)).To(Succeed())
+
 	labels := map[string]string{"app": "cloudsim"}
 	svc := &corev1.Service{
 		ObjectMeta: metav1.ObjectMeta{Name: "cloudsim", Namespace: simNamespace},
@@ -90,23 +118,36 @@ func deploySimulator(ctx context.Context) *simulator {
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{Labels: labels},
 				Spec: corev1.PodSpec{
-					AutomountServiceAccountToken: ptr.To(false),
+					// Its own token reads the cluster's keys (every ServiceAccount may).
+					AutomountServiceAccountToken: ptr.To(true),
 					Containers: []corev1.Container{{
 						Name:            "cloudsim",
 						Image:           cloudsimImage,
 						ImagePullPolicy: corev1.PullNever,
 						Args: []string{"--listen=0.0.0.0:8443", "--admin-listen=0.0.0.0:8444",
-							"--tls-cert=/tls/tls.crt", "--tls-key=/tls/tls.key"},
+							"--tls-cert=/tls/tls.crt", "--tls-key=/tls/tls.key", "--fixture=/fixture/fixture.json",
+							// No cluster DNS here: the kubernetes Service by its address.
+							"--jwks-url=https://" + kubernetesSvc.Spec.ClusterIP + "/openid/v1/jwks",
+							"--jwks-ca-file=/var/run/secrets/kubernetes.io/serviceaccount/ca.crt",
+							"--jwks-token-file=/var/run/secrets/kubernetes.io/serviceaccount/token"},
 						Ports: []corev1.ContainerPort{{Name: "https", ContainerPort: 8443}, {Name: "admin", ContainerPort: 8444}},
 						ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{
 							HTTPGet: &corev1.HTTPGetAction{Path: "/admin/healthz", Port: intstr.FromInt32(8444)},
 						}, PeriodSeconds: 2},
 						SecurityContext: restrictedSecurityContext(),
-						VolumeMounts:    []corev1.VolumeMount{{Name: "tls", MountPath: "/tls", ReadOnly: true}},
+						VolumeMounts: []corev1.VolumeMount{
+							{Name: "tls", MountPath: "/tls", ReadOnly: true},
+							{Name: "fixture", MountPath: "/fixture", ReadOnly: true},
+						},
 					}},
-					Volumes: []corev1.Volume{{Name: "tls", VolumeSource: corev1.VolumeSource{
-						Secret: &corev1.SecretVolumeSource{SecretName: "cloudsim-tls"},
-					}}},
+					Volumes: []corev1.Volume{
+						{Name: "tls", VolumeSource: corev1.VolumeSource{
+							Secret: &corev1.SecretVolumeSource{SecretName: "cloudsim-tls"},
+						}},
+						{Name: "fixture", VolumeSource: corev1.VolumeSource{
+							ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: "cloudsim-fixture"}},
+						}},
+					},
 				},
 			},
 		},

@@ -168,7 +168,7 @@ func TestRestartMidConvergence(t *testing.T) {
 // Secret of its own, and returns those Secrets' names.
 func createAppObjects(t *testing.T, ns string, n int) []string {
 	t.Helper()
-	account := v1alpha1.MirrorSpec{AccountRef: v1alpha1.LocalObjectReference{Name: "acct"}}
+	account := v1alpha1.MirrorSpec{AccountRef: v1alpha1.AccountReference{Name: "acct"}}
 	var secrets []string
 	for i := range n {
 		saa := &v1alpha1.ServiceAppAuth{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: fmt.Sprintf("svc-%02d", i)},

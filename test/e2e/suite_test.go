@@ -319,11 +319,13 @@ func newNamespace(t *testing.T, name string) {
 	if err := k8s.Create(ctx, &v1alpha1.CloudAccount{
 		ObjectMeta: metav1.ObjectMeta{Namespace: name, Name: "acct"},
 		Spec: v1alpha1.CloudAccountSpec{
-			Region: "cn-north-4", ProjectID: cloudsim.DefaultProjectID,
-			CredentialsSecretRef: v1alpha1.LocalObjectReference{Name: "creds"},
-			Endpoints:            &v1alpha1.CloudEndpoints{IAM: simServer.URL, ModelArts: simServer.URL, ROMA: simServer.URL},
-			AllowInsecureHTTP:    true,
-			RequestsPerSecond:    ptr.To[int32](5000), Burst: ptr.To[int32](5000),
+			CloudConnection: v1alpha1.CloudConnection{
+				Region: "cn-north-4", ProjectID: cloudsim.DefaultProjectID,
+				Endpoints:         &v1alpha1.CloudEndpoints{IAM: simServer.URL, ModelArts: simServer.URL, ROMA: simServer.URL},
+				AllowInsecureHTTP: true,
+				RequestsPerSecond: ptr.To[int32](5000), Burst: ptr.To[int32](5000),
+			},
+			CredentialsSecretRef: &v1alpha1.LocalObjectReference{Name: "creds"},
 		},
 	}); err != nil {
 		t.Fatal(err)
@@ -347,7 +349,7 @@ func createTokens(t *testing.T, ns string, n int) []string {
 			errs <- k8s.Create(context.Background(), &v1alpha1.DevEnvironmentToken{
 				ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
 				Spec: v1alpha1.DevEnvironmentTokenSpec{
-					MirrorSpec: v1alpha1.MirrorSpec{AccountRef: v1alpha1.LocalObjectReference{Name: "acct"}},
+					MirrorSpec: v1alpha1.MirrorSpec{AccountRef: v1alpha1.AccountReference{Name: "acct"}},
 					InstanceID: cloudsim.DefaultDevEnvInstance,
 				},
 			})
