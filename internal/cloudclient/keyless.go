@@ -107,22 +107,7 @@ func (c *Client) fetchFederatedToken(ctx context.Context) (cachedToken, error) {
 	sent := c.opts.Now()
 	err = c.roundTrip(ctx, APIIAMIDToken, http.MethodPost, base+"/v3.0/OS-AUTH/id-token/tokens", body,
 		func(req *http.Request) { req.Header.Set("X-Idp-Id", wi.IdentityProviderID) },
-		func(h http.Header, resp []byte) error {
-			value := h.Get("X-Subject-Token")
-			if value == "" {
-				return errNoToken
-			}
-			times, err := decodeIAMToken(resp)
-			if err != nil {
-				return err
-			}
-			exp, err := times.localExpiry(sent)
-			if err != nil {
-				return err
-			}
-			tok = cachedToken{value: value, expiresAt: exp, renewAt: renewAt(sent, exp, c.opts.TokenRenewBefore)}
-			return nil
-		}, jwt)
+		c.acceptIAMToken(sent, &tok), jwt)
 	if err != nil {
 		return cachedToken{}, err
 	}

@@ -164,6 +164,29 @@ func (c *Client) token(ctx context.Context) (cachedToken, error) {
 	}
 }
 
+// acceptIAMToken reads IAM's answer to a token request (password or ID
+// token): the token in X-Subject-Token, its times in the body, into tok.
+// sent is when the request left, for the operator's clock.
+func (c *Client) acceptIAMToken(sent time.Time, tok *cachedToken) func(http.Header, []byte) error {
+	return func(h http.Header, resp []byte) error {
+		value := h.Get("X-Subject-Token")
+		if value == "" {
+			return errNoToken
+		}
+		times, err := decodeIAMToken(resp)
+		if err != nil {
+			return err
+		}
+		// Caching a token that is already expired would send every call back to IAM.
+		exp, err := times.localExpiry(sent)
+		if err != nil {
+			return err
+		}
+		*tok = cachedToken{value: value, expiresAt: exp, renewAt: renewAt(sent, exp, c.opts.TokenRenewBefore)}
+		return nil
+	}
+}
+
 // iamTokenRequest is the documented password-token request body.
 type iamTokenRequest struct {
 	Auth struct {
@@ -218,23 +241,7 @@ func (c *Client) fetchToken(ctx context.Context) (cachedToken, error) {
 	}
 	var tok cachedToken
 	sent := c.opts.Now()
-	err = c.roundTrip(ctx, APIIAMToken, http.MethodPost, base+"/v3/auth/tokens", body, nil, func(h http.Header, resp []byte) error {
-		value := h.Get("X-Subject-Token")
-		if value == "" {
-			return errNoToken
-		}
-		times, err := decodeIAMToken(resp)
-		if err != nil {
-			return err
-		}
-		// Caching a token that is already expired would send every call back to IAM.
-		exp, err := times.localExpiry(sent)
-		if err != nil {
-			return err
-		}
-		tok = cachedToken{value: value, expiresAt: exp, renewAt: renewAt(sent, exp, c.opts.TokenRenewBefore)}
-		return nil
-	}, "")
+	err = c.roundTrip(ctx, APIIAMToken, http.MethodPost, base+"/v3/auth/tokens", body, nil, c.acceptIAMToken(sent, &tok), "")
 	if err != nil {
 		return cachedToken{}, err
 	}
