@@ -151,7 +151,7 @@ func proveInstallation(in *installation) {
 		// The kubelet resyncs each Pod every syncFrequency plus up to 50 % jitter, then refreshes its volumes.
 		Expect(fileAfter).To(BeNumerically("<=", kubeletSyncPeriod*3/2+5*time.Second))
 		rolled := samples.followRollout(ctx, oldPod)
-		measured("%s: the reload-secrets Deployment's new Pod, with the new token in its env, was Ready within %s of the Secret's change", in.name, rolled.Round(time.Second))
+		measured("%s: the reload-secrets Deployment's new Pod, with the new token in its env, was Ready within %s of the Secret's change", in.name, max(rolled, 0).Truncate(time.Second)+time.Second)
 	})
 
 	It("serves metrics over HTTPS only to ServiceAccounts bound to the metrics-reader role", func(ctx SpecContext) {
