@@ -226,8 +226,8 @@ func (c *Client) fetchTemporaryCredentials(ctx context.Context) (tempCredentials
 			}
 			return nil
 		})
-	var e *Error
-	if err != nil && !(errors.As(err, &e) && (e.StatusCode == http.StatusNotFound || e.StatusCode == http.StatusMethodNotAllowed)) {
+	// A metadata service without session tokens (404/405) is read without one.
+	if err != nil && !sessionTokensUnsupported(err) {
 		return tempCredentials{}, err
 	}
 	var t tempCredentials
@@ -270,4 +270,11 @@ func (c *Client) fetchTemporaryCredentials(ctx context.Context) (tempCredentials
 		return tempCredentials{}, err
 	}
 	return t, nil
+}
+
+// sessionTokensUnsupported: the metadata service answered the session-token
+// request with 404 or 405, so it serves credentials without one.
+func sessionTokensUnsupported(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && (e.StatusCode == http.StatusNotFound || e.StatusCode == http.StatusMethodNotAllowed)
 }
