@@ -7,10 +7,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
-
-	"golang.org/x/sync/singleflight"
 )
 
 // Keyless authentication: no long-lived secret is configured. Workload
@@ -125,54 +122,24 @@ type tempCredentials struct {
 	lastUseAt time.Time
 }
 
+func (t tempCredentials) renewal() time.Time { return t.renewAt }
+func (t tempCredentials) expiry() time.Time  { return t.expiresAt }
+func (t tempCredentials) id() string         { return t.access }
+
 // tempCache holds the temporary credentials per metadata endpoint, shared
-// by a Pool's clients. Concurrent fetches for one endpoint are coalesced.
+// by a Pool's clients.
 type tempCache struct {
-	mu     sync.Mutex
-	creds  map[string]tempCredentials
-	flight singleflight.Group
+	credentialCache[tempCredentials]
 }
 
-func newTempCache() *tempCache { return &tempCache{creds: map[string]tempCredentials{}} }
-
-func (tc *tempCache) lookup(key string, now time.Time) (tempCredentials, bool) {
-	tc.mu.Lock()
-	defer tc.mu.Unlock()
-	t, ok := tc.creds[key]
-	return t, ok && now.Before(t.renewAt)
+func newTempCache() *tempCache {
+	return &tempCache{credentialCache: newCredentialCache[tempCredentials]()}
 }
 
 // fallback returns the cached credentials if they may still sign at now.
 func (tc *tempCache) fallback(key string, now time.Time) (tempCredentials, bool) {
-	tc.mu.Lock()
-	defer tc.mu.Unlock()
-	t, ok := tc.creds[key]
+	t, ok := tc.get(key)
 	return t, ok && now.Before(t.lastUseAt)
-}
-
-func (tc *tempCache) store(key string, t tempCredentials) {
-	tc.mu.Lock()
-	defer tc.mu.Unlock()
-	tc.creds[key] = t
-}
-
-// invalidate drops key's credentials if they are still those rejected.
-func (tc *tempCache) invalidate(key, access string) {
-	tc.mu.Lock()
-	defer tc.mu.Unlock()
-	if t, ok := tc.creds[key]; ok && t.access == access {
-		delete(tc.creds, key)
-	}
-}
-
-func (tc *tempCache) sweep(now time.Time) {
-	tc.mu.Lock()
-	defer tc.mu.Unlock()
-	for k, t := range tc.creds {
-		if !now.Before(t.expiresAt) {
-			delete(tc.creds, k)
-		}
-	}
 }
 
 // temporaryCredentials returns credentials that may sign now, fetching new

@@ -8,10 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"net/http"
-	"sync"
 	"time"
-
-	"golang.org/x/sync/singleflight"
 )
 
 // cachedToken is an IAM token and when to stop using it.
@@ -21,19 +18,21 @@ type cachedToken struct {
 	renewAt   time.Time
 }
 
+func (t cachedToken) renewal() time.Time { return t.renewAt }
+func (t cachedToken) expiry() time.Time  { return t.expiresAt }
+func (t cachedToken) id() string         { return t.value }
+
 // tokenCache holds one IAM token per (IAM endpoint, domain, user,
-// password hash, project), shared by all of a Pool's clients. Concurrent
-// fetches for one key are coalesced.
+// password hash, project), or per workload identity, shared by all of a
+// Pool's clients.
 type tokenCache struct {
-	mu     sync.Mutex
-	tokens map[string]cachedToken
-	flight singleflight.Group
+	credentialCache[cachedToken]
 	// throttled holds IAM's last 429 per key, for every client sharing it.
 	throttled throttles[string]
 }
 
 func newTokenCache() *tokenCache {
-	return &tokenCache{tokens: map[string]cachedToken{}}
+	return &tokenCache{credentialCache: newCredentialCache[cachedToken]()}
 }
 
 // tokenKey derives the cache key. It is an HMAC with the pool's random salt,
@@ -44,22 +43,6 @@ func tokenKey(salt []byte, parts ...string) string {
 		writeField(mac, part)
 	}
 	return hex.EncodeToString(mac.Sum(nil))
-}
-
-func (tc *tokenCache) lookup(key string, now time.Time) (cachedToken, bool) {
-	tc.mu.Lock()
-	defer tc.mu.Unlock()
-	t, ok := tc.tokens[key]
-	if !ok || !now.Before(t.renewAt) {
-		return cachedToken{}, false
-	}
-	return t, true
-}
-
-func (tc *tokenCache) store(key string, t cachedToken) {
-	tc.mu.Lock()
-	defer tc.mu.Unlock()
-	tc.tokens[key] = t
 }
 
 // tokenRetryAfterFailure is how long a cached token that could not be
@@ -77,7 +60,7 @@ func (tc *tokenCache) extend(key string, now time.Time, err error) (cachedToken,
 	}
 	tc.mu.Lock()
 	defer tc.mu.Unlock()
-	t, ok := tc.tokens[key]
+	t, ok := tc.items[key]
 	if !ok || !now.Before(t.expiresAt) {
 		return cachedToken{}, false
 	}
@@ -85,29 +68,8 @@ func (tc *tokenCache) extend(key string, now time.Time, err error) (cachedToken,
 	if t.renewAt.After(t.expiresAt) {
 		t.renewAt = t.expiresAt
 	}
-	tc.tokens[key] = t
+	tc.items[key] = t
 	return t, true
-}
-
-// invalidate drops key's token if it is still the one that was rejected
-// (a concurrent caller may already have replaced it).
-func (tc *tokenCache) invalidate(key, value string) {
-	tc.mu.Lock()
-	defer tc.mu.Unlock()
-	if t, ok := tc.tokens[key]; ok && t.value == value {
-		delete(tc.tokens, key)
-	}
-}
-
-// sweep drops expired tokens.
-func (tc *tokenCache) sweep(now time.Time) {
-	tc.mu.Lock()
-	defer tc.mu.Unlock()
-	for k, t := range tc.tokens {
-		if !now.Before(t.expiresAt) {
-			delete(tc.tokens, k)
-		}
-	}
 }
 
 // renewAt is when a token obtained at now and expiring at expiresAt should
