@@ -60,11 +60,7 @@ type idTokenRequest struct {
 		IDToken struct {
 			ID string `json:"id"`
 		} `json:"id_token"`
-		Scope struct {
-			Project struct {
-				ID string `json:"id"`
-			} `json:"project"`
-		} `json:"scope"`
+		Scope projectScope `json:"scope"`
 	} `json:"auth"`
 }
 

@@ -164,12 +164,15 @@ type iamTokenRequest struct {
 				} `json:"user"`
 			} `json:"password"`
 		} `json:"identity"`
-		Scope struct {
-			Project struct {
-				ID string `json:"id"`
-			} `json:"project"`
-		} `json:"scope"`
+		Scope projectScope `json:"scope"`
 	} `json:"auth"`
+}
+
+// projectScope is the "scope" of IAM token requests (password and ID token).
+type projectScope struct {
+	Project struct {
+		ID string `json:"id"`
+	} `json:"project"`
 }
 
 func (c *Client) tokenRequestBody() ([]byte, error) {

@@ -56,12 +56,15 @@ type tokenRequest struct {
 				} `json:"user"`
 			} `json:"password"`
 		} `json:"identity"`
-		Scope struct {
-			Project struct {
-				ID string `json:"id"`
-			} `json:"project"`
-		} `json:"scope"`
+		Scope projectScope `json:"scope"`
 	} `json:"auth"`
+}
+
+// projectScope is the "scope" of IAM token requests.
+type projectScope struct {
+	Project struct {
+		ID string `json:"id"`
+	} `json:"project"`
 }
 
 func keystoneError(code int, title, message string) map[string]any {
@@ -105,17 +108,24 @@ func (s *Server) serveToken(w http.ResponseWriter, body []byte) {
 		writeJSON(w, http.StatusForbidden, keystoneError(403, "Forbidden", "You are not authorized to access the requested project."))
 		return
 	}
+	s.issueToken(w, "MIIsim", "password", issuedToken{user: user.UserName, domain: user.DomainName, project: project},
+		map[string]any{"name": user.UserName, "domain": map[string]any{"name": user.DomainName}})
+}
+
+// issueToken records a project-scoped IAM token for t (s.mu held) and
+// answers as IAM does: the token in X-Subject-Token, its times in the body.
+func (s *Server) issueToken(w http.ResponseWriter, prefix, method string, t issuedToken, user map[string]any) {
 	now := s.clock().UTC()
-	tok := "MIIsim" + randomHex(32)
-	exp := now.Add(s.tokenTTL)
-	s.tokens[tok] = &issuedToken{user: user.UserName, domain: user.DomainName, project: project, expires: exp}
+	tok := prefix + randomHex(32)
+	t.expires = now.Add(s.tokenTTL)
+	s.tokens[tok] = &t
 	s.issued++
 	w.Header().Set("X-Subject-Token", tok)
 	writeJSON(w, http.StatusCreated, map[string]any{"token": map[string]any{
-		"expires_at": exp.Format(iamTimeLayout),
+		"expires_at": t.expires.Format(iamTimeLayout),
 		"issued_at":  now.Format(iamTimeLayout),
-		"methods":    []string{"password"},
-		"project":    map[string]any{"id": project, "name": project},
-		"user":       map[string]any{"name": user.UserName, "domain": map[string]any{"name": user.DomainName}},
+		"methods":    []string{method},
+		"project":    map[string]any{"id": t.project, "name": t.project},
+		"user":       user,
 	}})
 }

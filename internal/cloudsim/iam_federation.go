@@ -63,11 +63,7 @@ type idTokenRequest struct {
 		IDToken struct {
 			ID string `json:"id"`
 		} `json:"id_token"`
-		Scope struct {
-			Project struct {
-				ID string `json:"id"`
-			} `json:"project"`
-		} `json:"scope"`
+		Scope projectScope `json:"scope"`
 	} `json:"auth"`
 }
 
@@ -111,24 +107,13 @@ func (s *Server) serveIDToken(w http.ResponseWriter, r *http.Request, body []byt
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	now = s.clock().UTC()
-	tok := "MIIfed" + randomHex(32)
-	exp := now.Add(s.tokenTTL)
-	s.tokens[tok] = &issuedToken{user: subject, domain: "federated:" + idp.ID, project: project, expires: exp}
-	s.issued++
 	s.federated++
 	if s.federatedBySubject == nil {
 		s.federatedBySubject = map[string]int{}
 	}
 	s.federatedBySubject[subject]++
-	w.Header().Set("X-Subject-Token", tok)
-	writeJSON(w, http.StatusCreated, map[string]any{"token": map[string]any{
-		"expires_at": exp.Format(iamTimeLayout),
-		"issued_at":  now.Format(iamTimeLayout),
-		"methods":    []string{"mapped"},
-		"project":    map[string]any{"id": project, "name": project},
-		"user":       map[string]any{"name": subject, "OS-FEDERATION": map[string]any{"identity_provider": map[string]any{"id": idp.ID}}},
-	}})
+	s.issueToken(w, "MIIfed", "mapped", issuedToken{user: subject, domain: "federated:" + idp.ID, project: project},
+		map[string]any{"name": subject, "OS-FEDERATION": map[string]any{"identity_provider": map[string]any{"id": idp.ID}}})
 }
 
 // verifyIDToken checks the JWT's signature against the JWKS, then its
