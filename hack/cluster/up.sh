@@ -176,7 +176,8 @@ if [ -S "$CONTAINERD_SOCKET" ] && ctr --address "$CONTAINERD_SOCKET" version >/d
 fi
 start containerd containerd --config "$CLUSTER_DIR/containerd.toml"
 wait_for "containerd" 30 ctr --address "$CONTAINERD_SOCKET" version
-"$CLUSTER_REPO_ROOT/hack/cluster/images.sh" pause
+# NODE_BIN passed on: provision.sh has already run.
+NODE_BIN="$NODE_BIN" "$CLUSTER_REPO_ROOT/hack/cluster/images.sh" pause
 
 say "kubelet with bridge CNI ($POD_BRIDGE, $POD_CIDR)"
 cat >"$CLUSTER_DIR/cni/net.d/10-modelarts.conflist" <<JSON
