@@ -184,6 +184,13 @@ var _ = Describe("Metrics for alerts", func() {
 		Eventually(func() uint64 { return lateAfter("workspace", 2) - late }, 90*time.Second, time.Second).
 			Should(BeNumerically(">=", 10), "syncs more than 2s late")
 		Expect(k8sClient.DeleteAllOf(ctx, &v1alpha1.Workspace{}, client.InNamespace(ns))).To(Succeed())
+
+		By("the calls still queued behind the 1 call/s limiter drain before the next spec (faults are per API, not per object)")
+		Eventually(func() bool {
+			n := sim.RequestsFor(cloudsim.APIWorkspace, metricsWorkspaceID)
+			time.Sleep(3 * time.Second)
+			return sim.RequestsFor(cloudsim.APIWorkspace, metricsWorkspaceID) == n
+		}, 60*time.Second).Should(BeTrue())
 	})
 
 	It("publish each account's budget, readiness and credentials expiry, and delete them with the account", func() {
