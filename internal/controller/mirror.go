@@ -91,6 +91,8 @@ type syncRecord struct {
 	accountRevision uint64
 	// secretDigest is a digest of the owned Secret's data as last written.
 	secretDigest string
+	// secretConflict: the last sync found the Secret's name taken.
+	secretConflict bool
 }
 
 // MirrorReconciler is the one sync skeleton every mirrored kind runs on:
@@ -260,7 +262,7 @@ func (r *MirrorReconciler[T, D]) sync(ctx context.Context, obj T, now time.Time)
 			return min(interval, accountNotReadyRetry), syncFailed, revision
 		}
 	} else if secretName != "" {
-		current, err = r.ownedSecret(ctx, obj, secretName)
+		current, err = r.ownedSecret(ctx, obj, secretName, r.secretConflictSeen(client.ObjectKeyFromObject(obj)))
 		if errors.Is(err, errSecretConflict) {
 			// Switched from Merge to Owner: our keys leave the Secret we merged into.
 			if err := r.backOut(ctx, obj, secretName, false); err != nil {
@@ -270,14 +272,11 @@ func (r *MirrorReconciler[T, D]) sync(ctx context.Context, obj T, now time.Time)
 	}
 	if secretName != "" {
 		if errors.Is(err, errSecretConflict) {
-			r.forgetSecret(client.ObjectKeyFromObject(obj))
 			msg := "Secret %q exists and is not controlled by this object; it is left untouched"
 			if merge {
 				msg = "Secret %q holds keys another object merged into it; it is left untouched"
 			}
-			r.fail(obj, v1alpha1.ReasonSecretConflict, fmt.Sprintf(msg, secretName))
-			syncsTotal.WithLabelValues(r.Kind.Name(), v1alpha1.ReasonSecretConflict).Inc()
-			return jitter(interval), syncFailed, revision
+			return r.secretConflict(obj, fmt.Sprintf(msg, secretName), interval), syncFailed, revision
 		}
 		if err != nil {
 			r.fail(obj, v1alpha1.ReasonCloudError, "cannot read Secret "+secretName)
@@ -334,10 +333,9 @@ func (r *MirrorReconciler[T, D]) sync(ctx context.Context, obj T, now time.Time)
 				syncsTotal.WithLabelValues(r.Kind.Name(), v1alpha1.ReasonInvalidSpec).Inc()
 				return jitter(interval), syncFailed, revision
 			}
-			if apierrors.IsAlreadyExists(err) {
-				r.fail(obj, v1alpha1.ReasonSecretConflict, fmt.Sprintf(
-					"Secret %q exists and is not controlled by this object; it is left untouched", secretName))
-				return jitter(interval), syncFailed, revision
+			if errors.Is(err, errSecretConflict) {
+				return r.secretConflict(obj, fmt.Sprintf(
+					"Secret %q exists and is not controlled by this object; it is left untouched", secretName), interval), syncFailed, revision
 			}
 			r.fail(obj, v1alpha1.ReasonCloudError, "cannot write Secret "+secretName)
 			log.Error(err, "writing Secret failed", "secret", secretName)
@@ -603,7 +601,7 @@ func (r *MirrorReconciler[T, D]) due(ctx context.Context, key types.NamespacedNa
 	r.mu.Unlock()
 	switch {
 	case !ok:
-		return 0, true
+		return r.firstSight(ctx, key, obj, now)
 	case rec.uid != obj.GetUID():
 		return 0, true
 	case rec.generation != obj.GetGeneration():
@@ -631,9 +629,8 @@ func (r *MirrorReconciler[T, D]) due(ctx context.Context, key types.NamespacedNa
 	return rec.nextSync.Sub(now), false
 }
 
-func (r *MirrorReconciler[T, D]) record(key types.NamespacedName, obj T, now time.Time, next time.Duration, outcome syncOutcome, accountRevision uint64) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+// recordFor returns key's record, creating it; r.mu must be held.
+func (r *MirrorReconciler[T, D]) recordFor(key types.NamespacedName) *syncRecord {
 	if r.records == nil {
 		r.records = map[types.NamespacedName]*syncRecord{}
 	}
@@ -642,6 +639,13 @@ func (r *MirrorReconciler[T, D]) record(key types.NamespacedName, obj T, now tim
 		rec = &syncRecord{}
 		r.records[key] = rec
 	}
+	return rec
+}
+
+func (r *MirrorReconciler[T, D]) record(key types.NamespacedName, obj T, now time.Time, next time.Duration, outcome syncOutcome, accountRevision uint64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	rec := r.recordFor(key)
 	rec.nextSync = now.Add(next)
 	rec.generation = obj.GetGeneration()
 	rec.syncNow = obj.GetAnnotations()[v1alpha1.AnnotationSyncNow]
@@ -718,16 +722,41 @@ func (r *MirrorReconciler[T, D]) writeStatus(ctx context.Context, before, obj T,
 
 var errSecretConflict = errors.New("the Secret is controlled by another object")
 
-// ownedSecret returns the named Secret (nil if it does not exist), or
-// errSecretConflict if obj does not control it. The cache holds only
-// operator-labelled Secrets, so a miss is confirmed with the API server: an
-// unlabelled Secret of that name is someone else's, or ours with the label
-// removed (writeSecret puts it back).
-func (r *MirrorReconciler[T, D]) ownedSecret(ctx context.Context, obj T, name string) (*corev1.Secret, error) {
+// secretConflict records that obj's Secret belongs to something else: the
+// Secret is no longer ours to restore, and the next sync confirms the
+// conflict with the API server before spending a cloud call.
+func (r *MirrorReconciler[T, D]) secretConflict(obj T, message string, interval time.Duration) time.Duration {
+	key := client.ObjectKeyFromObject(obj)
+	r.forgetSecret(key)
+	r.mu.Lock()
+	r.recordFor(key).secretConflict = true
+	r.mu.Unlock()
+	r.fail(obj, v1alpha1.ReasonSecretConflict, message)
+	syncsTotal.WithLabelValues(r.Kind.Name(), v1alpha1.ReasonSecretConflict).Inc()
+	return jitter(interval)
+}
+
+// secretConflictSeen says whether key's last sync found its Secret taken.
+func (r *MirrorReconciler[T, D]) secretConflictSeen(key types.NamespacedName) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	rec, ok := r.records[key]
+	return ok && rec.secretConflict
+}
+
+// ownedSecret returns the named Secret (nil if the cache has no such
+// Secret), or errSecretConflict if obj does not control it. The cache holds
+// only operator-labelled Secrets; an unlabelled Secret of that name is
+// someone else's, or ours with the label removed. On the happy path a miss is
+// not confirmed with the API server (that GET would cost every new object a
+// request): the create that follows fails if the name is taken, and
+// writeSecret looks then. confirmMiss (the last sync found the Secret taken)
+// asks the API server first, so a conflict costs the cloud nothing.
+func (r *MirrorReconciler[T, D]) ownedSecret(ctx context.Context, obj T, name string, confirmMiss bool) (*corev1.Secret, error) {
 	key := types.NamespacedName{Namespace: obj.GetNamespace(), Name: name}
 	s := &corev1.Secret{}
 	err := r.Get(ctx, key, s)
-	if apierrors.IsNotFound(err) {
+	if apierrors.IsNotFound(err) && confirmMiss {
 		err = r.APIReader.Get(ctx, key, s)
 	}
 	if apierrors.IsNotFound(err) {
@@ -806,14 +835,9 @@ func (r *MirrorReconciler[T, D]) pruneSecrets(ctx context.Context, obj T) {
 func (r *MirrorReconciler[T, D]) rememberSecret(key types.NamespacedName, data map[string][]byte) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if rec, ok := r.records[key]; ok {
-		rec.secretDigest = digest(data)
-	} else {
-		if r.records == nil {
-			r.records = map[types.NamespacedName]*syncRecord{}
-		}
-		r.records[key] = &syncRecord{secretDigest: digest(data)}
-	}
+	rec := r.recordFor(key)
+	rec.secretDigest = digest(data)
+	rec.secretConflict = false
 }
 
 // forgetSecret drops the digest once the Secret is no longer ours to restore.

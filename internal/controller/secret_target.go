@@ -96,7 +96,22 @@ func (r *MirrorReconciler[T, D]) writeSecret(ctx context.Context, obj T, name st
 		return !equality.Semantic.DeepEqual(current.Data, data), r.createSecret(ctx, obj, name, typ, labels, annotations, data)
 	}
 	if current == nil {
-		return false, r.createSecret(ctx, obj, name, typ, labels, annotations, data)
+		err := r.createSecret(ctx, obj, name, typ, labels, annotations, data)
+		if !apierrors.IsAlreadyExists(err) {
+			return false, err
+		}
+		// Not in the cache, yet it exists: someone else's, or ours with the
+		// label removed (the update below puts it back).
+		current = &corev1.Secret{}
+		if err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: obj.GetNamespace(), Name: name}, current); err != nil {
+			return false, err
+		}
+		if ref := metav1.GetControllerOf(current); ref == nil || ref.UID != obj.GetUID() {
+			return false, errSecretConflict
+		}
+		if current.Type != typ {
+			return r.writeSecret(ctx, obj, name, current, data)
+		}
 	}
 	dataChanged := !equality.Semantic.DeepEqual(current.Data, data)
 	if !dataChanged && hasAll(current.Labels, labels) && hasAll(current.Annotations, annotations) {
