@@ -33,6 +33,7 @@ func init() {
 func main() {
 	var (
 		metricsAddr, probeAddr string
+		pprofAddr              string
 		secureMetrics          bool
 		enableLeaderElection   bool
 		enableHTTP2            bool
@@ -46,13 +47,17 @@ func main() {
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address the health probe endpoint binds to.")
 	flag.BoolVar(&enableLeaderElection, "leader-elect", false, "Enable leader election so only one manager is active.")
 	flag.BoolVar(&secureMetrics, "metrics-secure", true, "Serve metrics over HTTPS with authentication and authorization.")
+	flag.StringVar(&pprofAddr, "pprof-bind-address", "0", "Address a net/http/pprof endpoint binds to, e.g. 127.0.0.1:6060, for profiling. \"0\" disables it.")
 	flag.BoolVar(&enableHTTP2, "enable-http2", false, "Enable HTTP/2 for the metrics server (off: HTTP/2 stream cancellation CVEs).")
 	flag.DurationVar(&opts.StatusHeartbeat, "status-heartbeat", 5*time.Minute, "How old lastSyncTime may grow before an otherwise unchanged status is written.")
 	flag.IntVar(&opts.MaxConcurrentReconciles, "max-concurrent-reconciles", 4, "Workers per controller.")
 	flag.IntVar(&opts.MaxAuthorizations, "max-authorizations", controller.DefaultMaxAuthorizations, "Most authorization entries an AuthorizationSet's status holds.")
 	flag.DurationVar(&cloudTimeout, "cloud-request-timeout", 30*time.Second, "Timeout of one cloud HTTP request.")
-	flag.Float64Var(&kubeQPS, "kube-api-qps", 50, "Client-side QPS toward the Kubernetes API server.")
-	flag.IntVar(&kubeBurst, "kube-api-burst", 100, "Client-side burst toward the Kubernetes API server.")
+	// No client-side limit by default, as controller-runtime's own default:
+	// the API server's Priority and Fairness paces every client, and a fixed
+	// QPS here only made convergence wait while the API server sat idle.
+	flag.Float64Var(&kubeQPS, "kube-api-qps", -1, "Client-side QPS toward the Kubernetes API server; negative: no client-side limit (the API server's Priority and Fairness paces requests).")
+	flag.IntVar(&kubeBurst, "kube-api-burst", 100, "Client-side burst toward the Kubernetes API server (with a positive --kube-api-qps).")
 	flag.StringVar(&watchNamespaces, "watch-namespaces", "", "Comma-separated namespaces to confine every cache and watch to (default: all namespaces). ClusterCloudAccounts need all namespaces.")
 	zapOpts := zap.Options{Development: false}
 	zapOpts.BindFlags(flag.CommandLine)
@@ -81,6 +86,7 @@ func main() {
 		Scheme:                 scheme,
 		Metrics:                metricsOpts,
 		HealthProbeBindAddress: probeAddr,
+		PprofBindAddress:       pprofAddr,
 		LeaderElection:         enableLeaderElection,
 		LeaderElectionID:       "modelarts-operator.cloudmirror.io",
 		// main exits as soon as the manager stops, so releasing the Lease
