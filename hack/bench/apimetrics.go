@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"math"
 	"regexp"
 	"strconv"
 	"strings"
@@ -20,8 +21,33 @@ var (
 	labelPattern  = regexp.MustCompile(`(\w+)="([^"]*)"`)
 )
 
-// apiWrites reads the API server's /metrics.
+// apiWrites reads the API server's request counts from its /metrics.
 func apiWrites(ctx context.Context, rc rest.Interface) (writeCounts, error) {
+	return apiMetric(ctx, rc, "apiserver_request_total")
+}
+
+// apiSeconds reads the API server's summed request durations: with
+// apiWrites, the mean time each kind of request took (where convergence
+// waits).
+func apiSeconds(ctx context.Context, rc rest.Interface) (writeCounts, error) {
+	return apiMetric(ctx, rc, "apiserver_request_duration_seconds_sum")
+}
+
+// meanMillis is the mean duration in ms per key, from request counts and
+// summed seconds over the same span.
+func meanMillis(requests, seconds writeCounts) map[string]float64 {
+	out := map[string]float64{}
+	for k, n := range requests {
+		if n > 0 {
+			out[k] = math.Round(1e4*seconds[k]/n) / 10
+		}
+	}
+	return out
+}
+
+// apiMetric sums one counter family of the API server's /metrics by
+// "VERB resource[/subresource]".
+func apiMetric(ctx context.Context, rc rest.Interface, name string) (writeCounts, error) {
 	data, err := rc.Get().AbsPath("/metrics").DoRaw(ctx)
 	if err != nil {
 		return nil, err
@@ -31,7 +57,7 @@ func apiWrites(ctx context.Context, rc rest.Interface) (writeCounts, error) {
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
 		line := sc.Text()
-		if !strings.HasPrefix(line, "apiserver_request_total{") {
+		if !strings.HasPrefix(line, name+"{") {
 			continue
 		}
 		end := strings.LastIndexByte(line, '}')

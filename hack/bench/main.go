@@ -234,10 +234,19 @@ func run(cfg config) error {
 		return err
 	}
 	step("floor: cloud GETs, Secret creates and status updates with a plain client, %d workers per kind", workers)
+	floorReq0, floorSec0, err := apiRequestsAndSeconds(ctx, clientset.RESTClient())
+	if err != nil {
+		return err
+	}
 	floor, err := runFloor(ctx, c, clientset, floorNS, cfg.n, workers, cloudConfigs(simURL, rps))
 	if err != nil {
 		return fmt.Errorf("floor: %w", err)
 	}
+	floorReq1, floorSec1, err := apiRequestsAndSeconds(ctx, clientset.RESTClient())
+	if err != nil {
+		return err
+	}
+	rep.FloorAPIMeanMillis = meanMillis(floorReq1.sub(floorReq0).writes(), floorSec1.sub(floorSec0))
 	rep.FloorSeconds = floor.Seconds()
 	step("floor: %.2fs", floor.Seconds())
 	for _, o := range []client.Object{&v1alpha1.DevEnvironmentToken{}, &v1alpha1.Workspace{}, &corev1.Secret{}} {
@@ -273,7 +282,7 @@ func run(cfg config) error {
 		return err
 	}
 	step("convergence: creating %d DevEnvironmentTokens and %d Workspaces at once", cfg.n, cfg.n)
-	conv0, err := apiWrites(ctx, clientset.RESTClient())
+	conv0, convSec0, err := apiRequestsAndSeconds(ctx, clientset.RESTClient())
 	if err != nil {
 		return err
 	}
@@ -298,11 +307,12 @@ func run(cfg config) error {
 		return err
 	}
 	rep.ConvergenceCPUSeconds = cpu1.cpuSeconds - cpu0.cpuSeconds
-	conv1, err := apiWrites(ctx, clientset.RESTClient())
+	conv1, convSec1, err := apiRequestsAndSeconds(ctx, clientset.RESTClient())
 	if err != nil {
 		return err
 	}
 	rep.ConvergenceAPIRequests = conv1.sub(conv0)
+	rep.ConvergenceAPIMeanMillis = meanMillis(conv1.sub(conv0).writes(), convSec1.sub(convSec0))
 	step("convergence: all %d Ready after %.2fs (creating them took %.2fs)", 2*cfg.n, converged.Seconds(), rep.CreateSeconds)
 
 	// --- steady state ---
@@ -412,6 +422,17 @@ func run(cfg config) error {
 		return fmt.Errorf("targets missed: %s (the report is written)", strings.Join(failed, ", "))
 	}
 	return nil
+}
+
+// apiRequestsAndSeconds reads the API server's request counts and summed
+// durations.
+func apiRequestsAndSeconds(ctx context.Context, rc rest.Interface) (writeCounts, writeCounts, error) {
+	requests, err := apiWrites(ctx, rc)
+	if err != nil {
+		return nil, nil, err
+	}
+	seconds, err := apiSeconds(ctx, rc)
+	return requests, seconds, err
 }
 
 func sleep(ctx context.Context, d time.Duration) error {

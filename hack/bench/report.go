@@ -37,6 +37,10 @@ type report struct {
 	ConvergenceCPUSeconds float64 `json:"convergence_cpu_seconds"`
 	// ConvergenceAPIRequests counts every client's requests, the bench's creates included.
 	ConvergenceAPIRequests map[string]float64 `json:"convergence_api_requests"`
+	// Mean API server time per write, in ms, during convergence and during
+	// the floor: where the two phases' time goes.
+	ConvergenceAPIMeanMillis map[string]float64 `json:"convergence_api_mean_ms"`
+	FloorAPIMeanMillis       map[string]float64 `json:"floor_api_mean_ms"`
 
 	SteadyWindowSeconds    float64            `json:"steady_window_seconds"`
 	SteadyCloudCalls       int                `json:"steady_cloud_calls"`
