@@ -364,6 +364,10 @@ func certPool(bundle []byte) (*x509.CertPool, error) {
 	return roots, nil
 }
 
+// maxIdleConnsPerHost keeps a connection per concurrent call to a cloud
+// host alive: workers per controller times the kinds calling one endpoint.
+const maxIdleConnsPerHost = 64
+
 // buildTransport applies tlsCfg (nil: defaults) to a clone of base, or of
 // http.DefaultTransport when base is nil.
 func buildTransport(base *http.Transport, tlsCfg *tls.Config) *http.Transport {
@@ -371,6 +375,11 @@ func buildTransport(base *http.Transport, tlsCfg *tls.Config) *http.Transport {
 		base = http.DefaultTransport.(*http.Transport)
 	}
 	t := base.Clone()
+	// Every worker of every kind calls the same few cloud hosts: with Go's
+	// default of 2 idle connections per host, all but two connections were
+	// closed after each call and the next one dialled (and, over TLS,
+	// handshaken) again.
+	t.MaxIdleConnsPerHost = max(t.MaxIdleConnsPerHost, maxIdleConnsPerHost)
 	switch {
 	case tlsCfg == nil && t.TLSClientConfig == nil:
 		t.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
