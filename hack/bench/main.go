@@ -25,16 +25,19 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -43,6 +46,7 @@ import (
 
 	"go.uber.org/zap/zapcore"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -88,7 +92,7 @@ func main() {
 	var cfg config
 	flag.IntVar(&cfg.n, "n", 1000, "objects per kind (DevEnvironmentTokens and Workspaces)")
 	flag.DurationVar(&cfg.latency, "latency", 20*time.Millisecond, "simulated cloud latency per request")
-	flag.DurationVar(&cfg.interval, "interval", 10*time.Second, "refreshInterval of every object (10s is the minimum)")
+	flag.DurationVar(&cfg.interval, "interval", 0, "refreshInterval of every object (10s is the minimum; 0: 10s up to N=1000, 1m above, since 10,000 objects at 10s would ask 1000 syncs/s of 2 cores)")
 	flag.Float64Var(&cfg.steadyIntervals, "steady-intervals", 4, "length of the steady-state window in refresh intervals (at least 3)")
 	flag.IntVar(&cfg.unrelated, "unrelated-secrets", 5000, "unrelated Secrets for the RSS comparison (0 skips that phase)")
 	flag.IntVar(&cfg.unrelatedBytes, "unrelated-secret-bytes", 1024, "data bytes per unrelated Secret")
@@ -97,6 +101,12 @@ func main() {
 	flag.DurationVar(&cfg.timeout, "timeout", 10*time.Minute, "how long convergence may take before the bench fails")
 	flag.StringVar(&cfg.out, "out", filepath.Join(benchDir, "report.json"), "report file")
 	flag.Parse()
+	if cfg.interval == 0 {
+		cfg.interval = 10 * time.Second
+		if cfg.n > 1000 {
+			cfg.interval = time.Minute
+		}
+	}
 	if cfg.steadyIntervals < 3 {
 		fmt.Fprintln(os.Stderr, "-steady-intervals must be at least 3")
 		os.Exit(2)
@@ -286,6 +296,10 @@ func run(cfg config) error {
 	if err != nil {
 		return err
 	}
+	ownRequests0, err := mgr.apiRequests(ctx)
+	if err != nil {
+		return err
+	}
 	start := time.Now()
 	created := make(chan error, 1)
 	go func() {
@@ -300,6 +314,7 @@ func run(cfg config) error {
 		return err
 	}
 	converged := tracker.lastReady().Sub(start)
+	rep.TokensConvergedSeconds = tracker.lastReadyOf("*v1alpha1.DevEnvironmentToken/").Sub(start).Seconds()
 	rep.ConvergenceSeconds = converged.Seconds()
 	rep.ConvergenceOverFloor = rep.ConvergenceSeconds / rep.FloorSeconds
 	cpu1, err := readProc(mgr.Pid())
@@ -311,6 +326,12 @@ func run(cfg config) error {
 	if err != nil {
 		return err
 	}
+	ownRequests1, err := mgr.apiRequests(ctx)
+	if err != nil {
+		return err
+	}
+	rep.OperatorConvergenceRequests = ownRequests1 - ownRequests0
+	rep.APIRequestsPerConvergedObject = rep.OperatorConvergenceRequests / float64(2*cfg.n)
 	rep.ConvergenceAPIRequests = conv1.sub(conv0)
 	rep.ConvergenceAPIMeanMillis = meanMillis(conv1.sub(conv0).writes(), convSec1.sub(convSec0))
 	step("convergence: all %d Ready after %.2fs (creating them took %.2fs)", 2*cfg.n, converged.Seconds(), rep.CreateSeconds)
@@ -330,7 +351,7 @@ func run(cfg config) error {
 	if err != nil {
 		return err
 	}
-	ev0 := tracker.updates()
+	ev0, hb0 := tracker.updates(), tracker.heartbeats()
 	p0, err := readProc(mgr.Pid())
 	if err != nil {
 		return err
@@ -353,7 +374,7 @@ func run(cfg config) error {
 	if err != nil {
 		return err
 	}
-	ev1 := tracker.updates()
+	ev1, hb1 := tracker.updates(), tracker.heartbeats()
 	objectIntervals := float64(2*cfg.n) * cfg.steadyIntervals
 	cloudCalls := (sim1.total(cloudsim.APIWorkspace) + sim1.total(cloudsim.APIDevEnvToken)) -
 		(sim0.total(cloudsim.APIWorkspace) + sim0.total(cloudsim.APIDevEnvToken))
@@ -364,6 +385,11 @@ func run(cfg config) error {
 	rep.SteadyWrites = writes.objectWrites()
 	rep.SteadyWritesPerObjectInterval = writes.objectWrites() / objectIntervals
 	rep.SteadyWritesByResource = writes.writes()
+	rep.SteadyHeartbeatWrites = float64(hb1 - hb0)
+	rep.SteadyWritesOtherThanHeartbeats = max(rep.SteadyWrites-rep.SteadyHeartbeatWrites, 0)
+	if cloudCalls > 0 {
+		rep.SteadyCPUMillisPerSync = 1000 * (p1.cpuSeconds - p0.cpuSeconds) / float64(cloudCalls)
+	}
 	rep.SteadyWatchEvents = ev1 - ev0
 	rep.SteadyCPUSeconds = p1.cpuSeconds - p0.cpuSeconds
 	rep.SteadyCPUCoresAvg = rep.SteadyCPUSeconds / window.Seconds()
@@ -386,12 +412,12 @@ func run(cfg config) error {
 	mgr.Stop()
 	tracker.stop()
 
-	// --- unrelated Secrets ---
+	// --- restart, then unrelated Secrets ---
+	base, err := restartRSS(ctx, cfg, "restart-baseline", kubeconfig, managerArgs, admin, clientset.RESTClient(), rep)
+	if err != nil {
+		return err
+	}
 	if cfg.unrelated > 0 {
-		base, err := restartRSS(ctx, cfg, "restart-baseline", kubeconfig, managerArgs, admin, clientset.RESTClient(), rep)
-		if err != nil {
-			return err
-		}
 		step("creating %d unrelated Secrets (%d bytes each, unlabelled) in %s", cfg.unrelated, cfg.unrelatedBytes, benchNS)
 		payload := []byte(strings.Repeat("x", cfg.unrelatedBytes))
 		if err := parallel(cfg.unrelated, createWorkers, func(i int) error {
@@ -444,12 +470,23 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-func startManager(ctx context.Context, name, kubeconfig string, args []string) (*proc.Process, error) {
+// manager is a running bin/manager with its metrics served over plain HTTP
+// on loopback, so the bench can count the operator's own API requests.
+type manager struct {
+	*proc.Process
+	metricsURL string
+}
+
+func startManager(ctx context.Context, name, kubeconfig string, args []string) (*manager, error) {
 	probe, err := proc.FreePort()
 	if err != nil {
 		return nil, err
 	}
-	all := append([]string{"--health-probe-bind-address", probe, "--metrics-bind-address", "0"}, args...)
+	metrics, err := proc.FreePort()
+	if err != nil {
+		return nil, err
+	}
+	all := append([]string{"--health-probe-bind-address", probe, "--metrics-bind-address", metrics, "--metrics-secure=false"}, args...)
 	p, err := proc.Start(benchDir, name, managerBinary, []string{"KUBECONFIG=" + kubeconfig}, all...)
 	if err != nil {
 		return nil, err
@@ -458,10 +495,40 @@ func startManager(ctx context.Context, name, kubeconfig string, args []string) (
 		p.Stop()
 		return nil, fmt.Errorf("%w (log: %s)", err, p.LogPath)
 	}
-	return p, nil
+	return &manager{Process: p, metricsURL: "http://" + metrics + "/metrics"}, nil
 }
 
-func waitAccountsReady(ctx context.Context, c client.Client, mgr *proc.Process) error {
+// apiRequests is the operator's own count of its requests to the API server
+// (client-go's rest_client_requests_total, every code and method).
+func (m *manager) apiRequests(ctx context.Context) (float64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, m.metricsURL, nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	if resp.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("%s: %s", m.metricsURL, resp.Status)
+	}
+	var total float64
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.HasPrefix(line, "rest_client_requests_total{") {
+			continue
+		}
+		if v, err := strconv.ParseFloat(strings.TrimSpace(line[strings.LastIndexByte(line, '}')+1:]), 64); err == nil {
+			total += v
+		}
+	}
+	return total, sc.Err()
+}
+
+func waitAccountsReady(ctx context.Context, c client.Client, mgr *manager) error {
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		ready := 0
@@ -506,6 +573,15 @@ func restartRSS(ctx context.Context, cfg config, name, kubeconfig string, args [
 	}
 	defer mgr.Stop()
 	deadline := time.Now().Add(cfg.timeout)
+	// Cloud calls per second since the process started: a restart must not
+	// read every object at once.
+	var (
+		perSecond []int
+		resynced  time.Duration
+		last      int
+	)
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
 	for {
 		now, err := admin.counts()
 		if err != nil {
@@ -513,19 +589,36 @@ func restartRSS(ctx context.Context, cfg config, name, kubeconfig string, args [
 		}
 		calls := now.total(cloudsim.APIWorkspace) + now.total(cloudsim.APIDevEnvToken) -
 			before.total(cloudsim.APIWorkspace) - before.total(cloudsim.APIDevEnvToken)
-		if calls >= 2*cfg.n {
+		if len(perSecond) < 60 {
+			perSecond = append(perSecond, calls-last)
+			last = calls
+		}
+		if resynced == 0 && calls >= 2*cfg.n {
+			resynced = time.Since(start)
+		}
+		if resynced > 0 && (rep == nil || len(perSecond) >= 60) {
 			break
 		}
 		if mgr.Exited() || time.Now().After(deadline) {
 			return 0, fmt.Errorf("%s: only %d of %d objects read after %s (see %s)", name, calls, 2*cfg.n, time.Since(start), mgr.LogPath)
 		}
-		if err := sleep(ctx, 200*time.Millisecond); err != nil {
-			return 0, err
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-tick.C:
 		}
 	}
-	resynced := time.Since(start)
 	if err := sleep(ctx, cfg.interval); err != nil {
 		return 0, err
+	}
+	if rep != nil {
+		rep.RestartCallsPerSecond = perSecond
+		rep.RestartCallsFirstMinute, rep.RestartPeakCallsPerSecond = 0, 0
+		for _, n := range perSecond {
+			rep.RestartCallsFirstMinute += n
+			rep.RestartPeakCallsPerSecond = max(rep.RestartPeakCallsPerSecond, n)
+		}
+		rep.SteadyCallsPerSecond = float64(2*cfg.n) / cfg.interval.Seconds()
 	}
 	st, err := readProc(mgr.Pid())
 	if err != nil {
@@ -553,6 +646,8 @@ type tracker struct {
 	last    time.Time
 	done    chan struct{}
 	events  atomic.Int64
+	// beats are object updates that moved only the sync-time heartbeat.
+	beats atomic.Int64
 }
 
 func startTracker(ctx context.Context, cfg *rest.Config, scheme *kruntime.Scheme, want int) (*tracker, error) {
@@ -580,6 +675,9 @@ func startTracker(ctx context.Context, cfg *rest.Config, scheme *kruntime.Scheme
 			UpdateFunc: func(oldObj, newObj any) {
 				if oldObj.(client.Object).GetResourceVersion() != newObj.(client.Object).GetResourceVersion() {
 					t.events.Add(1)
+					if heartbeatOnly(oldObj, newObj) {
+						t.beats.Add(1)
+					}
 				}
 				t.observe(newObj)
 			},
@@ -618,7 +716,41 @@ func (t *tracker) observe(obj any) {
 	}
 }
 
+// lastReadyOf is when the last object whose key has prefix turned Ready.
+func (t *tracker) lastReadyOf(prefix string) time.Time {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var last time.Time
+	for k, at := range t.readyAt {
+		if strings.HasPrefix(k, prefix) && at.After(last) {
+			last = at
+		}
+	}
+	return last
+}
+
 func (t *tracker) updates() int64 { return t.events.Load() }
+
+func (t *tracker) heartbeats() int64 { return t.beats.Load() }
+
+// heartbeatOnly says whether an object's update changed nothing but the
+// heartbeat (lastSyncTime, lastSuccessfulSyncTime), so that steady-state
+// writes are counted apart from heartbeats.
+func heartbeatOnly(oldObj, newObj any) bool {
+	o, ok1 := oldObj.(v1alpha1.Mirrored)
+	n, ok2 := newObj.(v1alpha1.Mirrored)
+	if !ok1 || !ok2 {
+		return false
+	}
+	strip := func(m v1alpha1.Mirrored) v1alpha1.Mirrored {
+		m = m.DeepCopyObject().(v1alpha1.Mirrored)
+		m.SetResourceVersion("")
+		m.SetManagedFields(nil)
+		m.Sync().LastSyncTime, m.Sync().LastSuccessfulSyncTime = nil, nil
+		return m
+	}
+	return equality.Semantic.DeepEqual(strip(o), strip(n))
+}
 
 func (t *tracker) lastReady() time.Time {
 	t.mu.Lock()
@@ -626,7 +758,7 @@ func (t *tracker) lastReady() time.Time {
 	return t.last
 }
 
-func (t *tracker) waitAllReady(ctx context.Context, timeout time.Duration, mgr *proc.Process, start time.Time) error {
+func (t *tracker) waitAllReady(ctx context.Context, timeout time.Duration, mgr *manager, start time.Time) error {
 	tick := time.NewTicker(5 * time.Second)
 	defer tick.Stop()
 	deadline := time.After(timeout)
