@@ -97,6 +97,9 @@ func main() {
 	flag.DurationVar(&cfg.timeout, "timeout", 10*time.Minute, "how long convergence may take before the bench fails")
 	flag.StringVar(&cfg.out, "out", filepath.Join(benchDir, "report.json"), "report file")
 	flag.Parse()
+	if growthRequested() { // growth.go
+		os.Exit(growthMain())
+	}
 	if cfg.steadyIntervals < 3 {
 		fmt.Fprintln(os.Stderr, "-steady-intervals must be at least 3")
 		os.Exit(2)
