@@ -100,6 +100,13 @@ bench: build ## Benchmark the operator (N objects per kind, default 1000) agains
 	@assets="$$(ENVTEST_K8S_VERSION=$(ENVTEST_K8S_VERSION) hack/setup-envtest.sh)"; \
 	KUBEBUILDER_ASSETS="$$assets" go run ./hack/bench -n $(or $(N),1000) $(BENCH_ARGS)
 
+GROWTH ?= 1000,2000,5000
+
+.PHONY: bench-growth
+bench-growth: build ## Run the benchmark for each N in GROWTH (default 1000,2000,5000; about 25 minutes on 2 CPUs) with refreshInterval 1m; writes bin/bench/growth/, the growth table in docs/performance.md and docs/performance-growth.svg.
+	@assets="$$(ENVTEST_K8S_VERSION=$(ENVTEST_K8S_VERSION) hack/setup-envtest.sh)"; \
+	KUBEBUILDER_ASSETS="$$assets" go run ./hack/bench -growth $(GROWTH) $(BENCH_ARGS)
+
 ##@ Cluster (a real single-node Kubernetes on this machine; run as root)
 
 .PHONY: cluster

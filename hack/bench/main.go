@@ -101,6 +101,9 @@ func main() {
 	flag.DurationVar(&cfg.timeout, "timeout", 10*time.Minute, "how long convergence may take before the bench fails")
 	flag.StringVar(&cfg.out, "out", filepath.Join(benchDir, "report.json"), "report file")
 	flag.Parse()
+	if growthRequested() { // growth.go
+		os.Exit(growthMain())
+	}
 	if cfg.interval == 0 {
 		cfg.interval = 10 * time.Second
 		if cfg.n > 1000 {
