@@ -264,10 +264,7 @@ func (r *MirrorReconciler[T, D]) sync(ctx context.Context, obj T, now time.Time)
 	} else if secretName != "" {
 		current, err = r.ownedSecret(ctx, obj, secretName, r.secretConflictSeen(client.ObjectKeyFromObject(obj)))
 		if errors.Is(err, errSecretConflict) {
-			// Switched from Merge to Owner: our keys leave the Secret we merged into.
-			if err := r.backOut(ctx, obj, secretName, false); err != nil {
-				log.Error(err, "taking merged keys out failed", "secret", secretName)
-			}
+			r.backOutAfterMerge(ctx, obj, secretName)
 		}
 	}
 	if secretName != "" {
@@ -334,6 +331,7 @@ func (r *MirrorReconciler[T, D]) sync(ctx context.Context, obj T, now time.Time)
 				return jitter(interval), syncFailed, revision
 			}
 			if errors.Is(err, errSecretConflict) {
+				r.backOutAfterMerge(ctx, obj, secretName)
 				return r.secretConflict(obj, fmt.Sprintf(
 					"Secret %q exists and is not controlled by this object; it is left untouched", secretName), interval), syncFailed, revision
 			}
@@ -701,18 +699,24 @@ func (r *MirrorReconciler[T, D]) refreshInterval(obj T) time.Duration {
 // older than max(Heartbeat, refreshInterval).
 func (r *MirrorReconciler[T, D]) writeStatus(ctx context.Context, before, obj T, now time.Time, succeeded bool) (ctrl.Result, error) {
 	st := obj.Sync()
-	changed := !equality.Semantic.DeepEqual(before, obj)
+	// Only status changes during a reconcile (metadata was written before
+	// `before` was taken), so only status is compared: the whole object
+	// was 7% of the steady state's CPU.
+	changed := !equality.Semantic.DeepEqual(statusOf(before), statusOf(obj))
 	beat := max(r.Heartbeat, r.refreshInterval(obj))
 	stale := func(t *metav1.Time) bool { return t == nil || now.Sub(t.Time) >= beat }
 	stamp := &metav1.Time{Time: now.Truncate(time.Second)}
 	paused := obj.GetAnnotations()[v1alpha1.AnnotationPaused] == "true"
+	stamped := false
 	if !paused && (changed || stale(st.LastSyncTime)) {
+		stamped = stamped || !st.LastSyncTime.Equal(stamp)
 		st.LastSyncTime = stamp
 	}
 	if succeeded && (changed || stale(st.LastSuccessfulSyncTime)) {
+		stamped = stamped || !st.LastSuccessfulSyncTime.Equal(stamp)
 		st.LastSuccessfulSyncTime = stamp
 	}
-	if equality.Semantic.DeepEqual(before, obj) {
+	if !changed && !stamped {
 		return ctrl.Result{}, nil
 	}
 	// A merge patch of status: the operator owns status, so no optimistic
@@ -734,6 +738,14 @@ func (r *MirrorReconciler[T, D]) secretConflict(obj T, message string, interval 
 	r.fail(obj, v1alpha1.ReasonSecretConflict, message)
 	syncsTotal.WithLabelValues(r.Kind.Name(), v1alpha1.ReasonSecretConflict).Inc()
 	return jitter(interval)
+}
+
+// backOutAfterMerge takes obj's keys out of a Secret it no longer owns
+// but may have merged into before switching from Merge to Owner.
+func (r *MirrorReconciler[T, D]) backOutAfterMerge(ctx context.Context, obj T, secretName string) {
+	if err := r.backOut(ctx, obj, secretName, false); err != nil {
+		logf.FromContext(ctx).Error(err, "taking merged keys out failed", "secret", secretName)
+	}
 }
 
 // secretConflictSeen says whether key's last sync found its Secret taken.
@@ -862,6 +874,12 @@ func digest(data map[string][]byte) string {
 		h.Write(data[k])
 	}
 	return string(h.Sum(nil))
+}
+
+// statusOf is obj's Status field (every kind's object is a pointer to a
+// struct with one).
+func statusOf(obj v1alpha1.Mirrored) any {
+	return reflect.ValueOf(obj).Elem().FieldByName("Status").Interface()
 }
 
 // restore sets *dst to *src; T is always a pointer to a struct.
