@@ -196,7 +196,21 @@ type CloudAccountStatus struct {
 	// +optional
 	Endpoints *ResolvedEndpoints `json:"endpoints,omitempty"`
 
-	// Conditions: Ready means the credentials are complete (and, for Password, a token was obtained).
+	// RequiredRequestsPerMinute is what the account's objects need: the sum
+	// of 60s / refreshInterval over the objects that use it (paused objects,
+	// objects being deleted and objects of namespaces a ClusterCloudAccount
+	// does not select make no calls and are not counted), rounded up.
+	// +optional
+	RequiredRequestsPerMinute *int64 `json:"requiredRequestsPerMinute,omitempty"`
+
+	// BudgetRequestsPerMinute is what the account's client-side limiter
+	// allows: requestsPerSecond (or its default) × 60.
+	// +optional
+	BudgetRequestsPerMinute *int64 `json:"budgetRequestsPerMinute,omitempty"`
+
+	// Conditions: Ready means the credentials are complete (and, for
+	// Password, a token was obtained); RateBudgetExceeded is True while the
+	// objects need more calls than the budget allows.
 	// +optional
 	// +listType=map
 	// +listMapKey=type
@@ -217,6 +231,9 @@ type CloudAccountStatus struct {
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
 // +kubebuilder:printcolumn:name="Token Expires",type=string,JSONPath=`.status.tokenExpiresAt`,priority=1
 // +kubebuilder:printcolumn:name="Project",type=string,JSONPath=`.spec.projectID`,priority=1
+// +kubebuilder:printcolumn:name="Need/min",type=integer,JSONPath=`.status.requiredRequestsPerMinute`,priority=1
+// +kubebuilder:printcolumn:name="Budget/min",type=integer,JSONPath=`.status.budgetRequestsPerMinute`,priority=1
+// +kubebuilder:printcolumn:name="Over Budget",type=string,JSONPath=`.status.conditions[?(@.type=="RateBudgetExceeded")].status`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 
 // CloudAccount says where and how to reach Huawei Cloud or Open Telekom Cloud.

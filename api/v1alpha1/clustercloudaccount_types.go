@@ -63,6 +63,9 @@ type ClusterCloudAccountSpec struct {
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
 // +kubebuilder:printcolumn:name="Token Expires",type=string,JSONPath=`.status.tokenExpiresAt`,priority=1
 // +kubebuilder:printcolumn:name="Project",type=string,JSONPath=`.spec.projectID`,priority=1
+// +kubebuilder:printcolumn:name="Need/min",type=integer,JSONPath=`.status.requiredRequestsPerMinute`,priority=1
+// +kubebuilder:printcolumn:name="Budget/min",type=integer,JSONPath=`.status.budgetRequestsPerMinute`,priority=1
+// +kubebuilder:printcolumn:name="Over Budget",type=string,JSONPath=`.status.conditions[?(@.type=="RateBudgetExceeded")].status`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 
 // ClusterCloudAccount is a cloud account that objects in the namespaces its

@@ -23,6 +23,9 @@ const (
 	ConditionReady = "Ready"
 	// ConditionSynced means the last cloud call succeeded.
 	ConditionSynced = "Synced"
+	// ConditionRateBudgetExceeded (accounts) is True while the account's
+	// objects need more cloud calls than its requestsPerSecond allows.
+	ConditionRateBudgetExceeded = "RateBudgetExceeded"
 )
 
 // Condition reasons shared by every kind.
@@ -51,6 +54,10 @@ const (
 
 	// ReasonAccountNotAllowed: the ClusterCloudAccount does not select the object's namespace.
 	ReasonAccountNotAllowed = "AccountNotAllowed"
+
+	// RateBudgetExceeded reasons: the need is above, or within, the budget.
+	ReasonNeedExceedsBudget = "NeedExceedsBudget"
+	ReasonWithinBudget      = "WithinBudget"
 )
 
 // LocalObjectReference names an object in the referrer's own namespace.

@@ -282,6 +282,16 @@ func (in *CloudAccountStatus) DeepCopyInto(out *CloudAccountStatus) {
 		*out = new(ResolvedEndpoints)
 		**out = **in
 	}
+	if in.RequiredRequestsPerMinute != nil {
+		in, out := &in.RequiredRequestsPerMinute, &out.RequiredRequestsPerMinute
+		*out = new(int64)
+		**out = **in
+	}
+	if in.BudgetRequestsPerMinute != nil {
+		in, out := &in.BudgetRequestsPerMinute, &out.BudgetRequestsPerMinute
+		*out = new(int64)
+		**out = **in
+	}
 	if in.Conditions != nil {
 		in, out := &in.Conditions, &out.Conditions
 		*out = make([]v1.Condition, len(*in))

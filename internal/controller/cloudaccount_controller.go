@@ -86,8 +86,9 @@ func (r *CloudAccountReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	if kept, ok := r.keptStatus(req.NamespacedName, account.GetGeneration(), check); ok {
 		// A transient failure (IAM briefly down) keeps the last good
 		// configuration, its cached token and the status that describes
-		// them (even if that status's own write had failed).
-		*status = kept
+		// them (even if that status's own write had failed); the budget is
+		// the AccountBudgetReconciler's and stays as it is now.
+		*status = withBudgetOf(kept, status)
 	} else {
 		setAccountStatus(account.GetGeneration(), status, check)
 		r.mu.Lock()

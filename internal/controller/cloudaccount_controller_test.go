@@ -144,6 +144,8 @@ var _ = Describe("CloudAccount", func() {
 		createSecret(ns, "creds", akskData())
 		Expect(k8sClient.Create(ctx, simAccount(ns, "acct", "creds"))).To(Succeed())
 		Eventually(accountReady(ns, "acct")).Should(haveCondition(metav1.ConditionTrue, v1alpha1.ReasonCredentialsValid))
+		// The budget controller's first write too (budget_test.go).
+		Eventually(budgetOf(ns, "acct")).Should(Equal("0/600 False WithinBudget"))
 		var a v1alpha1.CloudAccount
 		Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "acct"}, &a)).To(Succeed())
 		rv := a.ResourceVersion

@@ -98,7 +98,7 @@ var _ = Describe("Manager RBAC", func() {
 				want = []string{"get", "list", "patch", "watch"}
 			}
 			Expect(verbs(v1alpha1.GroupVersion.Group, kind)).To(Equal(want), kind)
-			// The CloudAccount controller updates status; the sync skeleton merge-patches it.
+			// The CloudAccount and budget controllers update status; the sync skeleton merge-patches it.
 			wantStatus := []string{"patch"}
 			if kind == "cloudaccounts" || kind == "clustercloudaccounts" {
 				wantStatus = []string{"update"}

@@ -169,7 +169,7 @@ var _ = Describe("Keyless accounts", func() {
 		stored := fetch(&v1alpha1.CloudAccount{ObjectMeta: objMeta(ns, "acct")}).(*v1alpha1.CloudAccount)
 		Expect(string(mustJSON(stored.Spec))).NotTo(ContainSubstring("serviceAccountNamespace"))
 		Eventually(accountReady(ns, "acct")).Should(haveCondition(metav1.ConditionFalse, v1alpha1.ReasonTokenRequestFailed))
-		Expect(accountStatusOf(ns, "acct")(Default).Conditions[0].Message).To(ContainSubstring(ns + "/modelarts not found"))
+		Expect(accountReady(ns, "acct")(Default).Message).To(ContainSubstring(ns + "/modelarts not found"))
 		Consistently(func() int {
 			return sim.FederatedTokensFor("system:serviceaccount:"+other+":modelarts") + sim.FederatedTokensFor("system:serviceaccount:"+ns+":modelarts")
 		}, 2*time.Second).Should(BeZero())

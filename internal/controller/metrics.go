@@ -55,6 +55,10 @@ var (
 		Name: "modelarts_operator_account_budget_requests_per_second",
 		Help: "Each account's client-side budget for cloud calls (spec.requestsPerSecond or the default).",
 	}, []string{"account_namespace", "account"})
+	accountNeed = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "modelarts_operator_account_required_requests_per_second",
+		Help: "What each account's objects need: the sum of 1/refreshInterval over those that make cloud calls (status.requiredRequestsPerMinute / 60, unrounded).",
+	}, []string{"account_namespace", "account"})
 	accountReadiness = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "modelarts_operator_account_ready",
 		Help: "1 if an account's credentials are usable (its Ready condition), else 0.",
@@ -67,7 +71,7 @@ var (
 
 func init() {
 	metrics.Registry.MustRegister(cloudRequests, cloudRequestDuration, syncsTotal, lastSuccess,
-		rolloutsTotal, refreshIntervalSeconds, syncLateness, accountBudget, accountReadiness, accountCredentialsExpiry)
+		rolloutsTotal, refreshIntervalSeconds, syncLateness, accountBudget, accountNeed, accountReadiness, accountCredentialsExpiry)
 }
 
 // ObserveCloudRequest is the cloud client's metrics hook.
@@ -136,11 +140,7 @@ func forgetObject(kind string, key types.NamespacedName) {
 // expiry as its status (just computed) describes them; key's namespace is
 // empty for a ClusterCloudAccount.
 func observeAccount(key types.NamespacedName, conn v1alpha1.CloudConnection, status *v1alpha1.CloudAccountStatus) {
-	rps := float64(cloudclient.DefaultRequestsPerSecond)
-	if r := conn.RequestsPerSecond; r != nil {
-		rps = float64(*r)
-	}
-	accountBudget.WithLabelValues(key.Namespace, key.Name).Set(rps)
+	accountBudget.WithLabelValues(key.Namespace, key.Name).Set(budgetRequestsPerSecond(conn))
 	ready := 0.0
 	if meta.IsStatusConditionTrue(status.Conditions, v1alpha1.ConditionReady) {
 		ready = 1
@@ -156,6 +156,7 @@ func observeAccount(key types.NamespacedName, conn v1alpha1.CloudConnection, sta
 // forgetAccount drops the series of a deleted account.
 func forgetAccount(key types.NamespacedName) {
 	accountBudget.DeleteLabelValues(key.Namespace, key.Name)
+	accountNeed.DeleteLabelValues(key.Namespace, key.Name)
 	accountReadiness.DeleteLabelValues(key.Namespace, key.Name)
 	accountCredentialsExpiry.DeleteLabelValues(key.Namespace, key.Name)
 }

@@ -202,6 +202,7 @@ var _ = Describe("Metrics for alerts", func() {
 
 		acct := map[string]string{"account_namespace": ns, "account": "acct"}
 		Eventually(gaugeOf("modelarts_operator_account_budget_requests_per_second", acct)).Should(BeNumerically("==", 25))
+		Eventually(gaugeOf("modelarts_operator_account_required_requests_per_second", acct)).Should(BeNumerically("==", 0))
 		Eventually(gaugeOf("modelarts_operator_account_ready", acct)).Should(BeNumerically("==", 1))
 		fetch(a)
 		Expect(gaugeOf("modelarts_operator_account_credentials_expiry_timestamp_seconds", acct)()).To(BeNumerically("==", a.Status.TokenExpiresAt.Unix()))
@@ -218,7 +219,7 @@ var _ = Describe("Metrics for alerts", func() {
 		Expect(k8sClient.Delete(ctx, a)).To(Succeed())
 		Eventually(func() bool {
 			for _, name := range []string{"modelarts_operator_account_budget_requests_per_second",
-				"modelarts_operator_account_ready", "modelarts_operator_account_credentials_expiry_timestamp_seconds"} {
+				"modelarts_operator_account_required_requests_per_second", "modelarts_operator_account_ready", "modelarts_operator_account_credentials_expiry_timestamp_seconds"} {
 				if _, ok := gauge(name, acct); ok {
 					return true
 				}

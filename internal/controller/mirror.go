@@ -21,6 +21,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/client-go/util/workqueue"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -926,9 +927,11 @@ func (r *MirrorReconciler[T, D]) SetupWithManager(ctx context.Context, mgr ctrl.
 				builder.WithPredicates(predicate.LabelChangedPredicate{}))
 	}
 	return b.WatchesRawSource(source.Func(r.accountConfigChanges)).
-		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.Workers, 1)}).
+		// The priority queue serves new objects, spec changes and sync-now
+		// before routine refreshes (priority.go).
+		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.Workers, 1), UsePriorityQueue: ptr.To(true)}).
 		Named(r.Kind.Name()).
-		Complete(r)
+		Complete(r.prioritized())
 }
 
 // accountConfigChanges enqueues the dependents of an account whose

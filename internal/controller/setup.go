@@ -63,13 +63,26 @@ func SetupWithManager(mgr ctrl.Manager, clientset kubernetes.Interface, opts Opt
 	if maxAuths == 0 {
 		maxAuths = DefaultMaxAuthorizations
 	}
-	return errors.Join(
+	authorizationSets := authorizationSetKind{maxEntries: maxAuths}
+	if err := errors.Join(
 		setupMirror(ctx, mgr, workspaceKind{}, accounts, recorder, opts),
-		setupMirror(ctx, mgr, authorizationSetKind{maxEntries: maxAuths}, accounts, recorder, opts),
+		setupMirror(ctx, mgr, authorizationSets, accounts, recorder, opts),
 		setupMirror(ctx, mgr, serviceAppAuthKind{}, accounts, recorder, opts),
 		setupMirror(ctx, mgr, romaAppKind{}, accounts, recorder, opts),
 		setupMirror(ctx, mgr, devEnvTokenKind{}, accounts, recorder, opts),
-	)
+	); err != nil {
+		return err
+	}
+	// After the mirrors: their accountRef index is what the budget counts by.
+	kinds := []DemandKind{demandOf(workspaceKind{}), demandOf(authorizationSets), demandOf(serviceAppAuthKind{}),
+		demandOf(romaAppKind{}), demandOf(devEnvTokenKind{})}
+	if err := (&AccountBudgetReconciler{Client: mgr.GetClient(), Recorder: recorder, Kinds: kinds}).SetupWithManager(mgr); err != nil {
+		return err
+	}
+	if clusterWide {
+		return (&AccountBudgetReconciler{Client: mgr.GetClient(), Recorder: recorder, Kinds: kinds, Cluster: true}).SetupWithManager(mgr)
+	}
+	return nil
 }
 
 func setupMirror[T v1alpha1.Mirrored, D any](ctx context.Context, mgr ctrl.Manager, kind Kind[T, D],
