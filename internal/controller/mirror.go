@@ -802,8 +802,10 @@ func secretControllerUID(o client.Object) []string {
 // each change of an owned Secret triggers: a Secret the cache had not seen
 // yet, or one changed since (a failed precondition), is pruned at the next.
 func (r *MirrorReconciler[T, D]) pruneSecrets(ctx context.Context, obj T) {
+	// Read in place (no deep copy on every reconcile): nothing here
+	// modifies the cached Secrets.
 	var owned corev1.SecretList
-	if err := r.List(ctx, &owned, client.InNamespace(obj.GetNamespace()),
+	if err := r.List(ctx, &owned, client.InNamespace(obj.GetNamespace()), client.UnsafeDisableDeepCopy,
 		client.MatchingFields{fieldIndexSecretController: string(obj.GetUID())}); err != nil {
 		logf.FromContext(ctx).Error(err, "listing the object's Secrets failed")
 		return
