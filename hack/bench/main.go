@@ -242,16 +242,38 @@ func run(cfg config) error {
 	rps := int32(min(10000, max(100, cfg.n)))
 
 	// --- floor ---
-	step("floor: creating %d+%d objects in %s (not timed)", cfg.n, cfg.n, floorNS)
+	floorClient, err := newFloorClient(c, clientset, floorNS, cfg.n, workers, cloudConfigs(simURL, rps))
+	if err != nil {
+		return err
+	}
+	clearFloor := func() error {
+		for _, o := range []client.Object{&v1alpha1.DevEnvironmentToken{}, &v1alpha1.Workspace{}, &corev1.Secret{}} {
+			if err := c.DeleteAllOf(ctx, o, client.InNamespace(floorNS)); err != nil {
+				return err
+			}
+		}
+		// DeleteAllOf returns before the objects are gone.
+		return waitEmpty(ctx, c, floorNS)
+	}
+	step("floor (as before 2026-12-03): creating %d+%d objects in %s (not timed), then converging them with a plain client, %d workers per kind", cfg.n, cfg.n, floorNS, workers)
 	if err := createObjects(ctx, c, floorNS, cfg.n, cfg.interval, createWorkers); err != nil {
 		return err
 	}
-	step("floor: cloud GETs, Secret creates and status updates with a plain client, %d workers per kind", workers)
+	existing, err := floorClient.convergeExisting(ctx)
+	if err != nil {
+		return fmt.Errorf("floor: %w", err)
+	}
+	rep.FloorExistingSeconds = existing.Seconds()
+	step("floor (as before): %.2fs", existing.Seconds())
+	if err := clearFloor(); err != nil {
+		return err
+	}
+	step("floor: creating %d+%d objects as the bench does and converging each as soon as it exists, %d workers per kind", cfg.n, cfg.n, workers)
 	floorReq0, floorSec0, err := apiRequestsAndSeconds(ctx, clientset.RESTClient())
 	if err != nil {
 		return err
 	}
-	floor, err := runFloor(ctx, c, clientset, floorNS, cfg.n, workers, cloudConfigs(simURL, rps))
+	floor, err := floorClient.createAndConverge(ctx, cfg.interval)
 	if err != nil {
 		return fmt.Errorf("floor: %w", err)
 	}
@@ -262,10 +284,8 @@ func run(cfg config) error {
 	rep.FloorAPIMeanMillis = meanMillis(floorReq1.sub(floorReq0).writes(), floorSec1.sub(floorSec0))
 	rep.FloorSeconds = floor.Seconds()
 	step("floor: %.2fs", floor.Seconds())
-	for _, o := range []client.Object{&v1alpha1.DevEnvironmentToken{}, &v1alpha1.Workspace{}, &corev1.Secret{}} {
-		if err := c.DeleteAllOf(ctx, o, client.InNamespace(floorNS)); err != nil {
-			return err
-		}
+	if err := clearFloor(); err != nil {
+		return err
 	}
 	if err := admin.resetCounters(); err != nil {
 		return err
@@ -320,6 +340,7 @@ func run(cfg config) error {
 	rep.TokensConvergedSeconds = tracker.lastReadyOf("*v1alpha1.DevEnvironmentToken/").Sub(start).Seconds()
 	rep.ConvergenceSeconds = converged.Seconds()
 	rep.ConvergenceOverFloor = rep.ConvergenceSeconds / rep.FloorSeconds
+	rep.ConvergenceOverFloorExisting = rep.ConvergenceSeconds / rep.FloorExistingSeconds
 	cpu1, err := readProc(mgr.Pid())
 	if err != nil {
 		return err
@@ -336,6 +357,11 @@ func run(cfg config) error {
 	rep.OperatorConvergenceRequests = ownRequests1 - ownRequests0
 	rep.APIRequestsPerConvergedObject = rep.OperatorConvergenceRequests / float64(2*cfg.n)
 	rep.ConvergenceAPIRequests = conv1.sub(conv0)
+	// Per account and per rollout, not per object: the accounts' need
+	// recounts (at most one status write a second each) and token 0's rollout.
+	rep.OperatorAccountAndRolloutRequests = rep.ConvergenceAPIRequests["PUT cloudaccounts/status"] +
+		rep.ConvergenceAPIRequests["PATCH deployments"] + rep.ConvergenceAPIRequests["POST events"]
+	rep.ObjectAPIRequestsPerConvergedObject = (rep.OperatorConvergenceRequests - rep.OperatorAccountAndRolloutRequests) / float64(2*cfg.n)
 	rep.ConvergenceAPIMeanMillis = meanMillis(conv1.sub(conv0).writes(), convSec1.sub(convSec0))
 	step("convergence: all %d Ready after %.2fs (creating them took %.2fs)", 2*cfg.n, converged.Seconds(), rep.CreateSeconds)
 
@@ -462,6 +488,26 @@ func apiRequestsAndSeconds(ctx context.Context, rc rest.Interface) (writeCounts,
 	}
 	seconds, err := apiSeconds(ctx, rc)
 	return requests, seconds, err
+}
+
+// waitEmpty waits until ns holds no token, workspace or Secret any more.
+func waitEmpty(ctx context.Context, c client.Client, ns string) error {
+	for {
+		var tokens v1alpha1.DevEnvironmentTokenList
+		var workspaces v1alpha1.WorkspaceList
+		var secrets corev1.SecretList
+		for _, l := range []client.ObjectList{&tokens, &workspaces, &secrets} {
+			if err := c.List(ctx, l, client.InNamespace(ns)); err != nil {
+				return err
+			}
+		}
+		if len(tokens.Items)+len(workspaces.Items)+len(secrets.Items) == 0 {
+			return nil
+		}
+		if err := sleep(ctx, 200*time.Millisecond); err != nil {
+			return err
+		}
+	}
 }
 
 func sleep(ctx context.Context, d time.Duration) error {
