@@ -100,6 +100,7 @@ func main() {
 	flag.StringVar(&cfg.managerArgs, "manager-args", "", "extra flags for bin/manager, space-separated")
 	flag.DurationVar(&cfg.timeout, "timeout", 10*time.Minute, "how long convergence may take before the bench fails")
 	flag.StringVar(&cfg.out, "out", filepath.Join(benchDir, "report.json"), "report file")
+	flag.BoolVar(&tokensOnly, "tokens-only", false, "N DevEnvironmentTokens on one AK/SK account and no Workspaces")
 	flag.Parse()
 	if growthRequested() { // growth.go
 		os.Exit(growthMain())
@@ -297,7 +298,7 @@ func run(cfg config) error {
 			return err
 		}
 	}
-	tracker, err := startTracker(ctx, benchCfg, scheme, 2*cfg.n)
+	tracker, err := startTracker(ctx, benchCfg, scheme, objectCount(cfg.n))
 	if err != nil {
 		return err
 	}
@@ -314,7 +315,7 @@ func run(cfg config) error {
 	if err != nil {
 		return err
 	}
-	step("convergence: creating %d DevEnvironmentTokens and %d Workspaces at once", cfg.n, cfg.n)
+	step("convergence: creating %d objects at once", objectCount(cfg.n))
 	conv0, convSec0, err := apiRequestsAndSeconds(ctx, clientset.RESTClient())
 	if err != nil {
 		return err
@@ -355,15 +356,15 @@ func run(cfg config) error {
 		return err
 	}
 	rep.OperatorConvergenceRequests = ownRequests1 - ownRequests0
-	rep.APIRequestsPerConvergedObject = rep.OperatorConvergenceRequests / float64(2*cfg.n)
+	rep.APIRequestsPerConvergedObject = rep.OperatorConvergenceRequests / float64(objectCount(cfg.n))
 	rep.ConvergenceAPIRequests = conv1.sub(conv0)
 	// Per account and per rollout, not per object: the accounts' need
 	// recounts (at most one status write a second each) and token 0's rollout.
 	rep.OperatorAccountAndRolloutRequests = rep.ConvergenceAPIRequests["PUT cloudaccounts/status"] +
 		rep.ConvergenceAPIRequests["PATCH deployments"] + rep.ConvergenceAPIRequests["POST events"]
-	rep.ObjectAPIRequestsPerConvergedObject = (rep.OperatorConvergenceRequests - rep.OperatorAccountAndRolloutRequests) / float64(2*cfg.n)
+	rep.ObjectAPIRequestsPerConvergedObject = (rep.OperatorConvergenceRequests - rep.OperatorAccountAndRolloutRequests) / float64(objectCount(cfg.n))
 	rep.ConvergenceAPIMeanMillis = meanMillis(conv1.sub(conv0).writes(), convSec1.sub(convSec0))
-	step("convergence: all %d Ready after %.2fs (creating them took %.2fs)", 2*cfg.n, converged.Seconds(), rep.CreateSeconds)
+	step("convergence: all %d Ready after %.2fs (creating them took %.2fs)", objectCount(cfg.n), converged.Seconds(), rep.CreateSeconds)
 
 	// --- steady state ---
 	settle := cfg.interval / 2
@@ -404,7 +405,7 @@ func run(cfg config) error {
 		return err
 	}
 	ev1, hb1 := tracker.updates(), tracker.heartbeats()
-	objectIntervals := float64(2*cfg.n) * cfg.steadyIntervals
+	objectIntervals := float64(objectCount(cfg.n)) * cfg.steadyIntervals
 	cloudCalls := (sim1.total(cloudsim.APIWorkspace) + sim1.total(cloudsim.APIDevEnvToken)) -
 		(sim0.total(cloudsim.APIWorkspace) + sim0.total(cloudsim.APIDevEnvToken))
 	writes := w1.sub(w0)
@@ -642,14 +643,14 @@ func restartRSS(ctx context.Context, cfg config, name, kubeconfig string, args [
 			perSecond = append(perSecond, calls-last)
 			last = calls
 		}
-		if resynced == 0 && calls >= 2*cfg.n {
+		if resynced == 0 && calls >= objectCount(cfg.n) {
 			resynced = time.Since(start)
 		}
 		if resynced > 0 && (rep == nil || len(perSecond) >= 60) {
 			break
 		}
 		if mgr.Exited() || time.Now().After(deadline) {
-			return 0, fmt.Errorf("%s: only %d of %d objects read after %s (see %s)", name, calls, 2*cfg.n, time.Since(start), mgr.LogPath)
+			return 0, fmt.Errorf("%s: only %d of %d objects read after %s (see %s)", name, calls, objectCount(cfg.n), time.Since(start), mgr.LogPath)
 		}
 		select {
 		case <-ctx.Done():
@@ -667,7 +668,7 @@ func restartRSS(ctx context.Context, cfg config, name, kubeconfig string, args [
 			rep.RestartCallsFirstMinute += n
 			rep.RestartPeakCallsPerSecond = max(rep.RestartPeakCallsPerSecond, n)
 		}
-		rep.SteadyCallsPerSecond = float64(2*cfg.n) / cfg.interval.Seconds()
+		rep.SteadyCallsPerSecond = float64(objectCount(cfg.n)) / cfg.interval.Seconds()
 	}
 	st, err := readProc(mgr.Pid())
 	if err != nil {

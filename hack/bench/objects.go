@@ -36,7 +36,36 @@ var accounts = []string{accountAKSK, accountPassword, accountWorkload}
 // accountOf spreads objects over the three accounts in turn: AK/SK, a
 // password account and a workload identity account (whose IAM tokens must
 // be cached: one request, one exchange over the run).
-func accountOf(i int) string { return accounts[i%len(accounts)] }
+func accountOf(i int) string {
+	if tokensOnly {
+		return accountAKSK
+	}
+	return accounts[i%len(accounts)]
+}
+
+// tokensOnly (-tokens-only) makes the bench's objects N DevEnvironmentTokens
+// on one AK/SK account, and no Workspaces.
+var tokensOnly bool
+
+// objectCount is how many objects N per kind makes.
+func objectCount(n int) int {
+	if tokensOnly {
+		return n
+	}
+	return 2 * n
+}
+
+// objectAt is the j-th object to create: tokens and workspaces in turn, or
+// only tokens.
+func objectAt(ns string, j int, interval time.Duration) client.Object {
+	if tokensOnly {
+		return newToken(ns, j, interval)
+	}
+	if j%2 == 1 {
+		return newWorkspace(ns, j/2, interval)
+	}
+	return newToken(ns, j/2, interval)
+}
 
 func tokenName(i int) string     { return fmt.Sprintf("tok-%06d", i) }
 func workspaceName(i int) string { return fmt.Sprintf("ws-%06d", i) }
@@ -175,12 +204,8 @@ func parallel(n, workers int, fn func(i int) error) error {
 
 // createObjects creates n DevEnvironmentTokens and n Workspaces, interleaved.
 func createObjects(ctx context.Context, c client.Client, ns string, n int, interval time.Duration, workers int) error {
-	return parallel(2*n, workers, func(j int) error {
-		i := j / 2
-		var o client.Object = newToken(ns, i, interval)
-		if j%2 == 1 {
-			o = newWorkspace(ns, i, interval)
-		}
+	return parallel(objectCount(n), workers, func(j int) error {
+		o := objectAt(ns, j, interval)
 		if err := c.Create(ctx, o); err != nil {
 			return fmt.Errorf("creating %s: %w", o.GetName(), err)
 		}
@@ -225,21 +250,17 @@ func (f *floorClient) createAndConverge(ctx context.Context, interval time.Durat
 	go func() {
 		defer close(tokens)
 		defer close(workspaces)
-		created <- parallel(2*f.n, createWorkers, func(j int) error {
-			i := j / 2
-			if j%2 == 0 {
-				t := newToken(f.ns, i, interval)
-				if err := f.c.Create(ctx, t); err != nil {
-					return err
-				}
-				tokens <- t
-				return nil
-			}
-			w := newWorkspace(f.ns, i, interval)
-			if err := f.c.Create(ctx, w); err != nil {
+		created <- parallel(objectCount(f.n), createWorkers, func(j int) error {
+			o := objectAt(f.ns, j, interval)
+			if err := f.c.Create(ctx, o); err != nil {
 				return err
 			}
-			workspaces <- w
+			switch o := o.(type) {
+			case *v1alpha1.DevEnvironmentToken:
+				tokens <- o
+			case *v1alpha1.Workspace:
+				workspaces <- o
+			}
 			return nil
 		})
 	}()
@@ -262,13 +283,15 @@ func (f *floorClient) convergeExisting(ctx context.Context) (time.Duration, erro
 	if err := f.c.List(ctx, &workspaceList, client.InNamespace(f.ns)); err != nil {
 		return 0, err
 	}
-	if len(tokenList.Items) != f.n || len(workspaceList.Items) != f.n {
-		return 0, fmt.Errorf("floor namespace holds %d tokens and %d workspaces, want %d each", len(tokenList.Items), len(workspaceList.Items), f.n)
+	if len(tokenList.Items)+len(workspaceList.Items) != objectCount(f.n) {
+		return 0, fmt.Errorf("floor namespace holds %d tokens and %d workspaces, want %d objects", len(tokenList.Items), len(workspaceList.Items), objectCount(f.n))
 	}
 	tokens := make(chan *v1alpha1.DevEnvironmentToken, f.n)
 	workspaces := make(chan *v1alpha1.Workspace, f.n)
 	for i := range tokenList.Items {
 		tokens <- &tokenList.Items[i]
+	}
+	for i := range workspaceList.Items {
 		workspaces <- &workspaceList.Items[i]
 	}
 	close(tokens)
