@@ -146,17 +146,7 @@ var _ = Describe("Account rate budget", func() {
 	})
 
 	It("serves new objects and sync-now before the routine refreshes queued behind a small budget", func() {
-		sim.Update(func(f *cloudsim.Fixture) {
-			p := f.Projects[cloudsim.DefaultProjectID]
-			for _, w := range p.Workspaces {
-				if w.ID == budgetWorkspaceID {
-					return
-				}
-			}
-			p.Workspaces = append(p.Workspaces, cloudsim.Workspace{ID: budgetWorkspaceID, Name: "budget",
-				Status: "NORMAL", Owner: "testUser", AuthType: "PUBLIC", CreateTime: 1470000000000, UpdateTime: 1470000000000,
-				Grants: []cloudsim.Grant{}})
-		})
+		addSimWorkspace(budgetWorkspaceID, "budget")
 		createSecret(ns, "creds", akskData())
 		a := simAccount(ns, "acct", "creds")
 		a.Spec.RequestsPerSecond, a.Spec.Burst = ptr.To[int32](100), ptr.To[int32](100)

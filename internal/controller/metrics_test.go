@@ -100,15 +100,19 @@ func TestLateness(t *testing.T) {
 // count in another spec's calls to the default workspace.
 const metricsWorkspaceID = "3e7a1c00000000000000000000000001"
 
-func addMetricsWorkspace() {
+func addMetricsWorkspace() { addSimWorkspace(metricsWorkspaceID, "metrics") }
+
+// addSimWorkspace adds a workspace to the simulator's default project
+// unless it is there: a spec's own, so no other spec's calls count in it.
+func addSimWorkspace(id, name string) {
 	sim.Update(func(f *cloudsim.Fixture) {
 		p := f.Projects[cloudsim.DefaultProjectID]
 		for _, w := range p.Workspaces {
-			if w.ID == metricsWorkspaceID {
+			if w.ID == id {
 				return
 			}
 		}
-		p.Workspaces = append(p.Workspaces, cloudsim.Workspace{ID: metricsWorkspaceID, Name: "metrics",
+		p.Workspaces = append(p.Workspaces, cloudsim.Workspace{ID: id, Name: name,
 			Status: "NORMAL", Owner: "testUser", AuthType: "PUBLIC", CreateTime: 1470000000000, UpdateTime: 1470000000000,
 			Grants: []cloudsim.Grant{}})
 	})
