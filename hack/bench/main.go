@@ -98,6 +98,7 @@ func main() {
 	flag.IntVar(&cfg.unrelatedBytes, "unrelated-secret-bytes", 1024, "data bytes per unrelated Secret")
 	flag.IntVar(&cfg.workers, "workers", 0, "--max-concurrent-reconciles for the manager (0: the manager's default)")
 	flag.StringVar(&cfg.managerArgs, "manager-args", "", "extra flags for bin/manager, space-separated")
+	flag.StringVar(&managerEnv, "manager-env", "", "extra environment for bin/manager, space-separated KEY=value (e.g. GOMAXPROCS=1 GOGC=200)")
 	flag.DurationVar(&cfg.timeout, "timeout", 10*time.Minute, "how long convergence may take before the bench fails")
 	flag.StringVar(&cfg.out, "out", filepath.Join(benchDir, "report.json"), "report file")
 	flag.BoolVar(&tokensOnly, "tokens-only", false, "N DevEnvironmentTokens on one AK/SK account and no Workspaces")
@@ -520,6 +521,9 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
+// managerEnv is -manager-env: extra environment for every manager started.
+var managerEnv string
+
 // manager is a running bin/manager with its metrics served over plain HTTP
 // on loopback, so the bench can count the operator's own API requests.
 type manager struct {
@@ -537,7 +541,7 @@ func startManager(ctx context.Context, name, kubeconfig string, args []string) (
 		return nil, err
 	}
 	all := append([]string{"--health-probe-bind-address", probe, "--metrics-bind-address", metrics, "--metrics-secure=false"}, args...)
-	p, err := proc.Start(benchDir, name, managerBinary, []string{"KUBECONFIG=" + kubeconfig}, all...)
+	p, err := proc.Start(benchDir, name, managerBinary, append([]string{"KUBECONFIG=" + kubeconfig}, strings.Fields(managerEnv)...), all...)
 	if err != nil {
 		return nil, err
 	}

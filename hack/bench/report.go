@@ -35,6 +35,7 @@ type report struct {
 	RefreshIntervalSeconds float64           `json:"refresh_interval_seconds"`
 	WorkersPerController   int               `json:"workers_per_controller"`
 	ManagerArgs            []string          `json:"manager_args"`
+	ManagerEnv             string            `json:"manager_env,omitempty"`
 	ManagerDefaults        map[string]string `json:"manager_flag_defaults"`
 	Machine                map[string]string `json:"machine"`
 	Command                string            `json:"command"`
@@ -111,7 +112,7 @@ func newReport(cfg config, workers int, managerArgs []string) *report {
 		kinds = kinds[:1]
 	}
 	return &report{
-		Objects: cfg.n, ObjectsPerKind: cfg.n, ObjectsTotal: objectCount(cfg.n), TokensOnly: tokensOnly,
+		Objects: cfg.n, ObjectsPerKind: cfg.n, ObjectsTotal: objectCount(cfg.n), TokensOnly: tokensOnly, ManagerEnv: managerEnv,
 		Kinds:               kinds,
 		CloudLatencySeconds: cfg.latency.Seconds(), RefreshIntervalSeconds: cfg.interval.Seconds(),
 		WorkersPerController: workers, ManagerArgs: managerArgs, ManagerDefaults: defaults,
