@@ -21,6 +21,7 @@ import (
 	v1alpha1 "github.com/cloudmirror-io/modelarts-operator/api/v1alpha1"
 	"github.com/cloudmirror-io/modelarts-operator/internal/cloudclient"
 	"github.com/cloudmirror-io/modelarts-operator/internal/controller"
+	"github.com/cloudmirror-io/modelarts-operator/internal/lazylog"
 )
 
 var scheme = runtime.NewScheme()
@@ -63,7 +64,9 @@ func main() {
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
 
-	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
+	// Lazy: controller-runtime's per-reconcile key-values are encoded only
+	// for lines actually written.
+	ctrl.SetLogger(lazylog.New(zap.New(zap.UseFlagOptions(&zapOpts))))
 	setupLog := ctrl.Log.WithName("setup")
 	for _, ns := range strings.Split(watchNamespaces, ",") {
 		if ns = strings.TrimSpace(ns); ns != "" {
