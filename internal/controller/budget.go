@@ -11,7 +11,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
@@ -20,7 +19,6 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
@@ -181,7 +179,7 @@ func (r *AccountBudgetReconciler) need(ctx context.Context, account client.Objec
 	opts = append(opts, client.MatchingFields{fieldIndexAccountName: index})
 	var sum float64
 	for _, kind := range r.Kinds {
-		list, err := r.newList(kind.New())
+		list, err := newListFor(r.Scheme(), kind.New())
 		if err != nil {
 			return 0, err
 		}
@@ -194,11 +192,7 @@ func (r *AccountBudgetReconciler) need(ctx context.Context, account client.Objec
 				!allowed(o.GetNamespace()) {
 				return nil
 			}
-			interval := kind.DefaultInterval
-			if ri := o.Mirror().RefreshInterval; ri != nil && ri.Duration > 0 {
-				interval = ri.Duration
-			}
-			sum += 1 / interval.Seconds()
+			sum += 1 / refreshIntervalOf(o, kind.DefaultInterval).Seconds()
 			return nil
 		})
 		if err != nil {
@@ -225,32 +219,14 @@ func (r *AccountBudgetReconciler) selects(ctx context.Context, account *v1alpha1
 		if ok, done := seen[name]; done {
 			return ok
 		}
-		ns := &metav1.PartialObjectMetadata{}
-		ns.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Namespace"))
-		ok := r.Get(ctx, types.NamespacedName{Name: name}, ns) == nil && selector.Matches(labels.Set(ns.GetLabels()))
+		ok, err := namespaceMatches(ctx, r.Client, selector, name)
+		ok = ok && err == nil
 		seen[name] = ok
 		return ok
 	}
 }
 
-func (r *AccountBudgetReconciler) newList(obj client.Object) (client.ObjectList, error) {
-	gvk, err := apiutil.GVKForObject(obj, r.Scheme())
-	if err != nil {
-		return nil, err
-	}
-	list, err := r.Scheme().New(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
-	if err != nil {
-		return nil, err
-	}
-	return list.(client.ObjectList), nil
-}
-
-func (r *AccountBudgetReconciler) newAccount() client.Object {
-	if r.Cluster {
-		return &v1alpha1.ClusterCloudAccount{}
-	}
-	return &v1alpha1.CloudAccount{}
-}
+func (r *AccountBudgetReconciler) newAccount() client.Object { return newAccountObject(r.Cluster) }
 
 // SetupWithManager recounts an account when it is created or its spec (its
 // requestsPerSecond) changes, and, a moment later, when one of its objects

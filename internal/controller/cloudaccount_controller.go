@@ -409,8 +409,11 @@ func accountStatus(obj client.Object) *v1alpha1.CloudAccountStatus {
 	return &v1alpha1.CloudAccountStatus{}
 }
 
-func (r *CloudAccountReconciler) newAccount() client.Object {
-	if r.Cluster {
+func (r *CloudAccountReconciler) newAccount() client.Object { return newAccountObject(r.Cluster) }
+
+// newAccountObject is an empty ClusterCloudAccount (cluster) or CloudAccount.
+func newAccountObject(cluster bool) client.Object {
+	if cluster {
 		return &v1alpha1.ClusterCloudAccount{}
 	}
 	return &v1alpha1.CloudAccount{}

@@ -18,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/client-go/util/workqueue"
@@ -504,15 +505,25 @@ func (r *MirrorReconciler[T, D]) accountAllowed(ctx context.Context, obj T) (str
 	if err != nil {
 		return fmt.Sprintf("ClusterCloudAccount %q has an invalid namespaceSelector", name), false, nil
 	}
-	ns := &metav1.PartialObjectMetadata{}
-	ns.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Namespace"))
-	if err := r.Get(ctx, types.NamespacedName{Name: obj.GetNamespace()}, ns); err != nil {
+	matches, err := namespaceMatches(ctx, r.Client, selector, obj.GetNamespace())
+	if err != nil {
 		return "", false, err
 	}
-	if !selector.Matches(labels.Set(ns.GetLabels())) {
+	if !matches {
 		return fmt.Sprintf("ClusterCloudAccount %q does not select namespace %q", name, obj.GetNamespace()), false, nil
 	}
 	return "", true, nil
+}
+
+// namespaceMatches says whether the namespace's labels (cached metadata
+// only) match selector.
+func namespaceMatches(ctx context.Context, c client.Reader, selector labels.Selector, name string) (bool, error) {
+	ns := &metav1.PartialObjectMetadata{}
+	ns.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Namespace"))
+	if err := c.Get(ctx, types.NamespacedName{Name: name}, ns); err != nil {
+		return false, err
+	}
+	return selector.Matches(labels.Set(ns.GetLabels())), nil
 }
 
 // notAllowed marks obj refused by its ClusterCloudAccount: Ready and Synced
@@ -689,10 +700,15 @@ func (r *MirrorReconciler[T, D]) forget(key types.NamespacedName) {
 }
 
 func (r *MirrorReconciler[T, D]) refreshInterval(obj T) time.Duration {
+	return refreshIntervalOf(obj, r.Kind.DefaultRefreshInterval())
+}
+
+// refreshIntervalOf is obj's spec.refreshInterval, or def when unset.
+func refreshIntervalOf(obj v1alpha1.Mirrored, def time.Duration) time.Duration {
 	if ri := obj.Mirror().RefreshInterval; ri != nil && ri.Duration > 0 {
 		return ri.Duration
 	}
-	return r.Kind.DefaultRefreshInterval()
+	return def
 }
 
 // writeStatus writes obj's status if it differs from before. The sync times
@@ -708,14 +724,14 @@ func (r *MirrorReconciler[T, D]) writeStatus(ctx context.Context, before, obj T,
 	stale := func(t *metav1.Time) bool { return t == nil || now.Sub(t.Time) >= beat }
 	stamp := &metav1.Time{Time: now.Truncate(time.Second)}
 	paused := obj.GetAnnotations()[v1alpha1.AnnotationPaused] == "true"
+	// A stale stamp is at least a heartbeat (≥ 10 s) old, so setting one
+	// always moves it.
 	stamped := false
 	if !paused && (changed || stale(st.LastSyncTime)) {
-		stamped = stamped || !st.LastSyncTime.Equal(stamp)
-		st.LastSyncTime = stamp
+		st.LastSyncTime, stamped = stamp, true
 	}
 	if succeeded && (changed || stale(st.LastSuccessfulSyncTime)) {
-		stamped = stamped || !st.LastSuccessfulSyncTime.Equal(stamp)
-		st.LastSuccessfulSyncTime = stamp
+		st.LastSuccessfulSyncTime, stamped = stamp, true
 	}
 	if !changed && !stamped {
 		return ctrl.Result{}, nil
@@ -778,7 +794,7 @@ func (r *MirrorReconciler[T, D]) ownedSecret(ctx context.Context, obj T, name st
 	if err != nil {
 		return nil, err
 	}
-	if ref := metav1.GetControllerOf(s); ref == nil || ref.UID != obj.GetUID() {
+	if !controlledBy(s, obj) {
 		return nil, errSecretConflict
 	}
 	return s, nil
@@ -974,15 +990,10 @@ func (r *MirrorReconciler[T, D]) namespaceDependents(ctx context.Context, ns cli
 }
 
 func (r *MirrorReconciler[T, D]) listDependents(ctx context.Context, indexValue string, opts ...client.ListOption) []ctrl.Request {
-	gvk, err := apiutil.GVKForObject(r.Kind.New(), r.Scheme())
+	list, err := newListFor(r.Scheme(), r.Kind.New())
 	if err != nil {
 		return nil
 	}
-	obj, err := r.Scheme().New(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
-	if err != nil {
-		return nil
-	}
-	list := obj.(client.ObjectList)
 	if err := r.List(ctx, list, append(opts, client.MatchingFields{fieldIndexAccountName: indexValue})...); err != nil {
 		logf.FromContext(ctx).Error(err, "listing objects of account", "account", indexValue)
 		return nil
@@ -997,6 +1008,19 @@ func (r *MirrorReconciler[T, D]) listDependents(ctx context.Context, indexValue 
 		requests = append(requests, ctrl.Request{NamespacedName: client.ObjectKeyFromObject(o)})
 	}
 	return requests
+}
+
+// newListFor returns an empty list of obj's kind.
+func newListFor(scheme *runtime.Scheme, obj client.Object) (client.ObjectList, error) {
+	gvk, err := apiutil.GVKForObject(obj, scheme)
+	if err != nil {
+		return nil, err
+	}
+	list, err := scheme.New(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
+	if err != nil {
+		return nil, err
+	}
+	return list.(client.ObjectList), nil
 }
 
 // accountReadinessChanged passes CloudAccount events that can change whether

@@ -8,7 +8,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
 	v1alpha1 "github.com/cloudmirror-io/modelarts-operator/api/v1alpha1"
@@ -76,8 +75,7 @@ func (r *MirrorReconciler[T, D]) intactSecret(ctx context.Context, obj T) (strin
 	if err := r.Get(ctx, types.NamespacedName{Namespace: obj.GetNamespace(), Name: name}, &s); err != nil {
 		return "", false
 	}
-	if ref := metav1.GetControllerOf(&s); ref == nil || ref.UID != obj.GetUID() || len(s.Data) == 0 ||
-		s.Type != secretType(targetOf(obj)) {
+	if !controlledBy(&s, obj) || len(s.Data) == 0 || s.Type != secretType(targetOf(obj)) {
 		return "", false
 	}
 	return digest(s.Data), true

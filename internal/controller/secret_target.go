@@ -106,7 +106,7 @@ func (r *MirrorReconciler[T, D]) writeSecret(ctx context.Context, obj T, name st
 		if err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: obj.GetNamespace(), Name: name}, current); err != nil {
 			return false, err
 		}
-		if ref := metav1.GetControllerOf(current); ref == nil || ref.UID != obj.GetUID() {
+		if !controlledBy(current, obj) {
 			return false, errSecretConflict
 		}
 		if current.Type != typ {
