@@ -119,9 +119,9 @@ var _ = Describe("Account rate budget", func() {
 		Consistently(budgetOf(ns, "acct"), 3*time.Second).Should(Equal("60/60 False WithinBudget"))
 
 		By("shortening the ServiceAppAuth to 10s: 65.67/min, over the budget")
-		fetch(saa)
-		saa.Spec.RefreshInterval = every(10 * time.Second)
-		Expect(k8sClient.Update(ctx, saa)).To(Succeed())
+		edit(saa, func() {
+			saa.Spec.RefreshInterval = every(10 * time.Second)
+		})
 		Eventually(budgetOf(ns, "acct")).Should(Equal("66/60 True NeedExceedsBudget"))
 		Eventually(func() []string { return eventNotes(ns, "acct") }).Should(ContainElement(And(
 			HavePrefix(v1alpha1.ConditionRateBudgetExceeded+": "), ContainSubstring("need 66 requests/min, more than the budget of 60"),
@@ -136,9 +136,9 @@ var _ = Describe("Account rate budget", func() {
 		Eventually(func() []string { return eventNotes(ns, "acct") }).Should(ContainElement(HavePrefix(v1alpha1.ReasonWithinBudget + ": ")))
 
 		By("without requestsPerSecond the budget is the default 10/s: 600/min")
-		fetch(a)
-		a.Spec.RequestsPerSecond = nil
-		Expect(k8sClient.Update(ctx, a)).To(Succeed())
+		edit(a, func() {
+			a.Spec.RequestsPerSecond = nil
+		})
 		Eventually(budgetOf(ns, "acct")).Should(Equal("54/600 False WithinBudget"))
 		Eventually(gaugeOf("modelarts_operator_account_required_requests_per_second",
 			map[string]string{"account_namespace": ns, "account": "acct"})).Should(BeNumerically("~", 53.67/60, 0.001))
@@ -154,11 +154,9 @@ var _ = Describe("Account rate budget", func() {
 		Eventually(accountReady(ns, "acct")).Should(haveCondition(metav1.ConditionTrue, v1alpha1.ReasonCredentialsValid))
 		DeferCleanup(func() {
 			By("the backlog drains at full speed before the next spec (faults are per API, not per object)")
-			Eventually(func() error {
-				fetch(a)
+			edit(a, func() {
 				a.Spec.RequestsPerSecond, a.Spec.Burst = ptr.To[int32](100), ptr.To[int32](100)
-				return k8sClient.Update(ctx, a)
-			}).Should(Succeed())
+			})
 			Expect(k8sClient.DeleteAllOf(ctx, &v1alpha1.Workspace{}, client.InNamespace(ns))).To(Succeed())
 			Eventually(func() bool {
 				n := sim.RequestsFor(cloudsim.APIWorkspace, budgetWorkspaceID)
@@ -189,9 +187,9 @@ var _ = Describe("Account rate budget", func() {
 		}, 60*time.Second, time.Second).Should(Equal(n))
 
 		By("at 1 call/s the 60 objects at 10s (6 calls/s) queue up: about 50 are due at any moment, ~50s of calls")
-		fetch(a)
-		a.Spec.RequestsPerSecond, a.Spec.Burst = ptr.To[int32](1), ptr.To[int32](1)
-		Expect(k8sClient.Update(ctx, a)).To(Succeed())
+		edit(a, func() {
+			a.Spec.RequestsPerSecond, a.Spec.Burst = ptr.To[int32](1), ptr.To[int32](1)
+		})
 		Eventually(budgetOf(ns, "acct")).Should(Equal("360/60 True NeedExceedsBudget"))
 		Eventually(func() []string { return eventNotes(ns, "acct") }).Should(ContainElement(ContainSubstring("need 360 requests/min")))
 		time.Sleep(20 * time.Second)

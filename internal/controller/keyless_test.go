@@ -281,19 +281,15 @@ var _ = Describe("ClusterCloudAccount", func() {
 
 		By("a selector that matches the namespace's other label lets it sync")
 		setLabels(user, map[string]string{"tier": "ml"})
-		Eventually(func() error {
-			fetch(acct)
+		edit(acct, func() {
 			acct.Spec.NamespaceSelector = &metav1.LabelSelector{MatchLabels: map[string]string{"tier": "ml"}}
-			return k8sClient.Update(ctx, acct)
-		}).Should(Succeed())
+		})
 		Eventually(condition(w, v1alpha1.ConditionReady), atOnce).Should(haveCondition(metav1.ConditionTrue, v1alpha1.ReasonSynced))
 
 		By("an empty selector selects no namespace")
-		Eventually(func() error {
-			fetch(acct)
+		edit(acct, func() {
 			acct.Spec.NamespaceSelector = &metav1.LabelSelector{}
-			return k8sClient.Update(ctx, acct)
-		}).Should(Succeed())
+		})
 		Eventually(condition(w, v1alpha1.ConditionSynced), atOnce).Should(haveCondition(metav1.ConditionFalse, v1alpha1.ReasonAccountNotAllowed))
 		Expect(condition(w, v1alpha1.ConditionSynced)(Default).Message).To(ContainSubstring("selects no namespace"))
 	})

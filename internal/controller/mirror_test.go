@@ -77,17 +77,26 @@ func eventNotes(ns, name string) []string {
 	return out
 }
 
-func annotate(obj client.Object, key, value string) {
+// edit applies change to the newest obj and updates it, again on a conflict:
+// the operator writes status and finalizers at any moment, so the copy a spec
+// read may already be stale when the test updates it.
+func edit(obj client.Object, change func()) {
 	Eventually(func() error {
 		fetch(obj)
+		change()
+		return k8sClient.Update(context.Background(), obj)
+	}).Should(Succeed())
+}
+
+func annotate(obj client.Object, key, value string) {
+	edit(obj, func() {
 		a := obj.GetAnnotations()
 		if a == nil {
 			a = map[string]string{}
 		}
 		a[key] = value
 		obj.SetAnnotations(a)
-		return k8sClient.Update(context.Background(), obj)
-	}).Should(Succeed())
+	})
 }
 
 func expectNoLeaks(ns string, objs ...client.Object) {
@@ -325,9 +334,9 @@ var _ = Describe("Mirrored kinds", func() {
 
 		It("syncs at once on a spec change", func() {
 			ws := readyWorkspace()
-			fetch(ws)
-			ws.Spec.WorkspaceID = "0"
-			Expect(k8sClient.Update(ctx, ws)).To(Succeed())
+			edit(ws, func() {
+				ws.Spec.WorkspaceID = "0"
+			})
 			Eventually(func() string { return fetch(ws).(*v1alpha1.Workspace).Status.Name }).Should(Equal("default"))
 		})
 
@@ -432,9 +441,9 @@ var _ = Describe("Mirrored kinds", func() {
 			Eventually(gone("first")).Should(BeFalse())
 			Expect(secretData(ns, "first")).To(HaveKey("token"))
 
-			fetch(tok)
-			tok.Spec.SecretName = "second"
-			Expect(k8sClient.Update(ctx, tok)).To(Succeed())
+			edit(tok, func() {
+				tok.Spec.SecretName = "second"
+			})
 			Eventually(func() string { return fetch(tok).(*v1alpha1.DevEnvironmentToken).Status.SecretName }).Should(Equal("second"))
 			Expect(secretData(ns, "second")).To(HaveKeyWithValue("token", []byte(cloudsim.DefaultDevEnvToken)))
 			Eventually(gone("first")).Should(BeTrue())
@@ -445,9 +454,9 @@ var _ = Describe("Mirrored kinds", func() {
 			Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "second"}, &s)).To(Succeed())
 			s.OwnerReferences = nil
 			Expect(k8sClient.Update(ctx, &s)).To(Succeed())
-			fetch(tok)
-			tok.Spec.SecretName = "third"
-			Expect(k8sClient.Update(ctx, tok)).To(Succeed())
+			edit(tok, func() {
+				tok.Spec.SecretName = "third"
+			})
 			Eventually(func() string { return fetch(tok).(*v1alpha1.DevEnvironmentToken).Status.SecretName }).Should(Equal("third"))
 			Consistently(gone("second"), "2s").Should(BeFalse())
 
@@ -458,9 +467,9 @@ var _ = Describe("Mirrored kinds", func() {
 			// Removing secretName deletes the Secret even while the cloud refuses the read.
 			sim.InjectFault(cloudsim.APIServiceAPIAuths, cloudsim.Fault{Status: 403})
 			DeferCleanup(sim.ClearFaults)
-			fetch(saa)
-			saa.Spec.SecretName = ""
-			Expect(k8sClient.Update(ctx, saa)).To(Succeed())
+			edit(saa, func() {
+				saa.Spec.SecretName = ""
+			})
 			Eventually(gone("svc-apps")).Should(BeTrue())
 			Eventually(condition(saa, v1alpha1.ConditionSynced)).Should(haveCondition(metav1.ConditionFalse, v1alpha1.ReasonForbidden))
 		})

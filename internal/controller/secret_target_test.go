@@ -127,9 +127,9 @@ var _ = Describe("Secret shaping and rollouts", func() {
 		Eventually(func() []string { return eventNotes(ns, "tok") }).Should(ContainElement(HavePrefix("TokenRotated:")))
 
 		By("changing the type replaces the Secret")
-		fetch(tok)
-		tok.Spec.Target.Template.Type = ""
-		Expect(k8sClient.Update(ctx, tok)).To(Succeed())
+		edit(tok, func() {
+			tok.Spec.Target.Template.Type = ""
+		})
 		Eventually(func(g Gomega) corev1.SecretType {
 			var s corev1.Secret
 			g.Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "tok"}, &s)).To(Succeed()) // gone for a moment
@@ -159,9 +159,9 @@ var _ = Describe("Secret shaping and rollouts", func() {
 		Expect(logs.String()).NotTo(ContainSubstring(cloudsim.DefaultDevEnvToken))
 
 		By("fixing the template syncs at once")
-		fetch(bad)
-		bad.Spec.Target.Template.Data["broken"] = "{{ .token | upper }}"
-		Expect(k8sClient.Update(ctx, bad)).To(Succeed())
+		edit(bad, func() {
+			bad.Spec.Target.Template.Data["broken"] = "{{ .token | upper }}"
+		})
 		ready(bad)
 		Expect(secretData(ns, "bad")).To(HaveKeyWithValue("broken", []byte(strings.ToUpper(cloudsim.DefaultDevEnvToken))))
 
@@ -222,9 +222,9 @@ var _ = Describe("Secret shaping and rollouts", func() {
 		}).Should(BeTrue())
 
 		By("a key dropped from the template leaves the Secret; theirs stay")
-		fetch(tok)
-		delete(tok.Spec.Target.Template.Data, "NOTEBOOK_AUTH")
-		Expect(k8sClient.Update(ctx, tok)).To(Succeed())
+		edit(tok, func() {
+			delete(tok.Spec.Target.Template.Data, "NOTEBOOK_AUTH")
+		})
 		Eventually(func() map[string][]byte { return secretData(ns, "app-env") }).Should(Equal(map[string][]byte{
 			"DATABASE_URL": []byte("theirs"), "NOTEBOOK_TOKEN": []byte(cloudsim.DefaultDevEnvToken)}))
 
@@ -243,9 +243,9 @@ var _ = Describe("Secret shaping and rollouts", func() {
 			Target: &v1alpha1.SecretTarget{CreationPolicy: v1alpha1.CreationPolicyMerge}}}
 		Expect(k8sClient.Create(ctx, tok2)).To(Succeed())
 		Eventually(func() map[string][]byte { return secretData(ns, "app-env") }).Should(HaveKey("token"))
-		fetch(tok2)
-		tok2.Spec.Target = nil
-		Expect(k8sClient.Update(ctx, tok2)).To(Succeed())
+		edit(tok2, func() {
+			tok2.Spec.Target = nil
+		})
 		Eventually(condition(tok2, v1alpha1.ConditionSynced)).Should(haveCondition(metav1.ConditionFalse, v1alpha1.ReasonSecretConflict))
 		Eventually(func() map[string][]byte { return secretData(ns, "app-env") }).Should(Equal(map[string][]byte{"DATABASE_URL": []byte("theirs")}))
 		Eventually(func() []string { return fetch(tok2).GetFinalizers() }).Should(BeEmpty())
@@ -282,10 +282,10 @@ var _ = Describe("Secret shaping and rollouts", func() {
 		Expect(getSecret("owned").ResourceVersion).To(Equal(before.ResourceVersion), "the owner's Secret is left alone")
 
 		By("a type the API server refuses for the data: the Secret stays as it was")
-		fetch(owned)
-		owned.Spec.Target = &v1alpha1.SecretTarget{Template: &v1alpha1.SecretTemplate{
-			Type: string(corev1.SecretTypeDockerConfigJson), Data: map[string]string{"token": "{{ .token }}"}}}
-		Expect(k8sClient.Update(ctx, owned)).To(Succeed())
+		edit(owned, func() {
+			owned.Spec.Target = &v1alpha1.SecretTarget{Template: &v1alpha1.SecretTemplate{
+				Type: string(corev1.SecretTypeDockerConfigJson), Data: map[string]string{"token": "{{ .token }}"}}}
+		})
 		Eventually(condition(owned, v1alpha1.ConditionSynced)).Should(haveCondition(metav1.ConditionFalse, v1alpha1.ReasonInvalidSpec))
 		after := getSecret("owned")
 		Expect(after.UID).To(Equal(before.UID), "never deleted")
