@@ -29,21 +29,10 @@ var (
 		Name: "modelarts_operator_syncs_total",
 		Help: "Syncs of mirrored objects by kind and result (success or a condition reason).",
 	}, []string{"kind", "result"})
-	lastSuccess = prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "modelarts_operator_last_successful_sync_timestamp_seconds",
-		Help: "Unix time of each object's last successful sync (status only carries a heartbeat).",
-	}, []string{"kind", "namespace", "name"})
 	rolloutsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "modelarts_operator_rollouts_total",
 		Help: "Workload rollouts triggered by a sync that changed a Secret they list in reload-secrets, by workload kind.",
 	}, []string{"kind"})
-	// The account labels let PromQL sum what an account's objects need
-	// (1/interval each) against the account's budget. Accounts are named by
-	// account_namespace (empty for a ClusterCloudAccount) and account.
-	refreshIntervalSeconds = prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "modelarts_operator_refresh_interval_seconds",
-		Help: "Each synced object's refresh interval, with the account it uses (account_namespace is empty for a ClusterCloudAccount).",
-	}, []string{"kind", "namespace", "name", "account_namespace", "account"})
 	// Measured between successive successes, so it includes what delays the
 	// next sync: queueing, the account's rate limiter, failed attempts.
 	syncLateness = prometheus.NewHistogramVec(prometheus.HistogramOpts{
@@ -70,8 +59,8 @@ var (
 )
 
 func init() {
-	metrics.Registry.MustRegister(cloudRequests, cloudRequestDuration, syncsTotal, lastSuccess,
-		rolloutsTotal, refreshIntervalSeconds, syncLateness, accountBudget, accountNeed, accountReadiness, accountCredentialsExpiry)
+	metrics.Registry.MustRegister(cloudRequests, cloudRequestDuration, syncsTotal, objectCollector{},
+		rolloutsTotal, syncLateness, accountBudget, accountNeed, accountReadiness, accountCredentialsExpiry)
 }
 
 // ObserveCloudRequest is the cloud client's metrics hook.
@@ -80,40 +69,70 @@ func ObserveCloudRequest(api cloudclient.API, outcome string, d time.Duration) {
 	cloudRequestDuration.WithLabelValues(string(api)).Observe(d.Seconds())
 }
 
-type objectSeriesKey struct{ kind, namespace, name string }
+// Objects and their staleness are counted when Prometheus scrapes, from the
+// sync records the reconcilers keep anyway: a series per object would cost
+// about 1.3 KB of memory per object (docs/performance.md), so an object has
+// one only while it is stale.
+var (
+	objectsDesc = prometheus.NewDesc("modelarts_operator_objects",
+		"Mirrored objects the operator syncs (paused ones are not), by kind and namespace.",
+		[]string{"kind", "namespace"}, nil)
+	staleObjectDesc = prometheus.NewDesc("modelarts_operator_stale_object_age_seconds",
+		"Seconds since the last successful sync of each object that has not synced for over twice its refresh interval "+
+			"(counted from when this process first saw it, if it has not synced since); absent for objects that are not stale.",
+		[]string{"kind", "namespace", "name"}, nil)
+)
 
-// objectSeries is what the metrics remember of an object: the account label
-// its interval series carries, so that a changed accountRef replaces the
-// series instead of leaving the old one behind (and counting against the
-// old account), and its last success, to measure lateness.
-type objectSeries struct {
-	account     types.NamespacedName
-	lastSuccess time.Time
+// staleAfterIntervals is how many refresh intervals without a successful
+// sync make an object stale.
+const staleAfterIntervals = 2
+
+// recordSource is a reconciler whose records the collector reads; each
+// kind's newest reconciler is registered under the kind's name.
+type recordSource interface {
+	// ages lists, for each object it syncs, how long ago the object last
+	// synced (or was first seen) and its refresh interval.
+	ages() []objectAge
 }
 
-var seriesOf = struct {
-	sync.Mutex
-	m map[objectSeriesKey]objectSeries
-}{m: map[objectSeriesKey]objectSeries{}}
+type objectAge struct {
+	key      types.NamespacedName
+	age      time.Duration
+	interval time.Duration
+}
 
-// observeSuccess records an object's successful sync: when, how late after
-// the previous one, and at which interval its next one is due.
-func observeSuccess(kind string, obj v1alpha1.Mirrored, interval time.Duration, now time.Time) {
-	k := objectSeriesKey{kind, obj.GetNamespace(), obj.GetName()}
-	account := accountKeyOf(obj)
-	lastSuccess.WithLabelValues(k.kind, k.namespace, k.name).Set(float64(now.Unix()))
+var recordSources sync.Map // kind name → recordSource
 
-	seriesOf.Lock()
-	defer seriesOf.Unlock()
-	prev, ok := seriesOf.m[k]
-	if ok && prev.account != account {
-		refreshIntervalSeconds.DeleteLabelValues(k.kind, k.namespace, k.name, prev.account.Namespace, prev.account.Name)
+type objectCollector struct{}
+
+func (objectCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- objectsDesc
+	ch <- staleObjectDesc
+}
+
+func (objectCollector) Collect(ch chan<- prometheus.Metric) {
+	recordSources.Range(func(kind, source any) bool {
+		perNamespace := map[string]int{}
+		for _, o := range source.(recordSource).ages() {
+			perNamespace[o.key.Namespace]++
+			if o.age > staleAfterIntervals*o.interval {
+				ch <- prometheus.MustNewConstMetric(staleObjectDesc, prometheus.GaugeValue, o.age.Seconds(),
+					kind.(string), o.key.Namespace, o.key.Name)
+			}
+		}
+		for ns, n := range perNamespace {
+			ch <- prometheus.MustNewConstMetric(objectsDesc, prometheus.GaugeValue, float64(n), kind.(string), ns)
+		}
+		return true
+	})
+}
+
+// observeSuccess counts a successful sync: how late it came after the
+// object's previous one (prev, zero if none since this process started).
+func observeSuccess(kind string, prev, now time.Time, interval time.Duration) {
+	if !prev.IsZero() {
+		syncLateness.WithLabelValues(kind).Observe(lateness(now.Sub(prev), interval).Seconds())
 	}
-	if ok {
-		syncLateness.WithLabelValues(kind).Observe(lateness(now.Sub(prev.lastSuccess), interval).Seconds())
-	}
-	seriesOf.m[k] = objectSeries{account: account, lastSuccess: now}
-	refreshIntervalSeconds.WithLabelValues(k.kind, k.namespace, k.name, account.Namespace, account.Name).Set(interval.Seconds())
 }
 
 // lateness is how much longer than interval and its jitter a gap between
@@ -121,19 +140,6 @@ func observeSuccess(kind string, obj v1alpha1.Mirrored, interval time.Duration, 
 // change) sync.
 func lateness(gap, interval time.Duration) time.Duration {
 	return max(gap-time.Duration(float64(interval)*(1+jitterFraction)), 0)
-}
-
-// forgetObject drops the series of an object that is gone or paused.
-func forgetObject(kind string, key types.NamespacedName) {
-	k := objectSeriesKey{kind, key.Namespace, key.Name}
-	lastSuccess.DeleteLabelValues(k.kind, k.namespace, k.name)
-
-	seriesOf.Lock()
-	defer seriesOf.Unlock()
-	if s, ok := seriesOf.m[k]; ok {
-		refreshIntervalSeconds.DeleteLabelValues(k.kind, k.namespace, k.name, s.account.Namespace, s.account.Name)
-		delete(seriesOf.m, k)
-	}
 }
 
 // observeAccount publishes an account's budget, readiness and credentials

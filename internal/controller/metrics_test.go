@@ -127,42 +127,49 @@ var _ = Describe("Metrics for alerts", func() {
 		addMetricsWorkspace()
 	})
 
-	It("publish each object's refresh interval and account, follow accountRef and are deleted with the object", func() {
+	It("count objects per kind and namespace, show an object as stale only while it is, and forget deleted objects", func() {
 		readyAccount(ns, akskData())
-		ws := &v1alpha1.Workspace{ObjectMeta: objMeta(ns, "ws"), Spec: v1alpha1.WorkspaceSpec{MirrorSpec: mirror(), WorkspaceID: metricsWorkspaceID}}
-		ws.Spec.RefreshInterval = &metav1.Duration{Duration: 90 * time.Second}
-		Expect(k8sClient.Create(ctx, ws)).To(Succeed())
-		Eventually(condition(ws, v1alpha1.ConditionReady)).Should(haveCondition(metav1.ConditionTrue, v1alpha1.ReasonSynced))
+		every10s := &metav1.Duration{Duration: 10 * time.Second}
+		fresh := &v1alpha1.Workspace{ObjectMeta: objMeta(ns, "fresh"), Spec: v1alpha1.WorkspaceSpec{MirrorSpec: mirror(), WorkspaceID: metricsWorkspaceID}}
+		fresh.Spec.RefreshInterval = every10s
+		Expect(k8sClient.Create(ctx, fresh)).To(Succeed())
+		// A workspace the cloud does not have (yet): every sync fails.
+		const laterID = "3e7a1c00000000000000000000000002"
+		late := &v1alpha1.Workspace{ObjectMeta: objMeta(ns, "late"), Spec: v1alpha1.WorkspaceSpec{MirrorSpec: mirror(), WorkspaceID: laterID}}
+		late.Spec.RefreshInterval = every10s
+		Expect(k8sClient.Create(ctx, late)).To(Succeed())
+		Eventually(condition(fresh, v1alpha1.ConditionReady)).Should(haveCondition(metav1.ConditionTrue, v1alpha1.ReasonSynced))
+		Eventually(condition(late, v1alpha1.ConditionSynced)).Should(haveCondition(metav1.ConditionFalse, v1alpha1.ReasonNotFound))
 
-		obj := map[string]string{"kind": "workspace", "namespace": ns, "name": "ws"}
-		withAccount := func(account string) map[string]string {
-			return map[string]string{"kind": "workspace", "namespace": ns, "name": "ws", "account_namespace": ns, "account": account}
+		perNamespace := map[string]string{"kind": "workspace", "namespace": ns}
+		staleness := func(name string) func() (float64, bool) {
+			return func() (float64, bool) {
+				return gauge("modelarts_operator_stale_object_age_seconds", map[string]string{"kind": "workspace", "namespace": ns, "name": name})
+			}
 		}
-		Eventually(gaugeOf("modelarts_operator_refresh_interval_seconds", withAccount("acct"))).Should(BeNumerically("==", 90))
-		last, ok := gauge("modelarts_operator_last_successful_sync_timestamp_seconds", obj)
-		Expect(ok).To(BeTrue())
-		Expect(last).To(BeNumerically("~", time.Now().Unix(), 60))
+		isStale := func(name string) func() bool {
+			return func() bool { _, ok := staleness(name)(); return ok }
+		}
+		Eventually(gaugeOf("modelarts_operator_objects", perNamespace)).Should(BeNumerically("==", 2))
 
-		By("moving to another account, the series moves with it (one series per object)")
-		Expect(k8sClient.Create(ctx, simAccount(ns, "other", "creds"))).To(Succeed())
-		Eventually(accountReady(ns, "other")).Should(haveCondition(metav1.ConditionTrue, v1alpha1.ReasonCredentialsValid))
-		fetch(ws)
-		ws.Spec.AccountRef.Name = "other"
-		Expect(k8sClient.Update(ctx, ws)).To(Succeed())
-		Eventually(func() bool {
-			_, ok := gauge("modelarts_operator_refresh_interval_seconds", withAccount("other"))
-			return ok
-		}).Should(BeTrue())
-		_, ok = gauge("modelarts_operator_refresh_interval_seconds", obj)
-		Expect(ok).To(BeTrue(), "exactly one interval series for the object")
+		By("an object not synced for twice its interval (counted from when the operator first saw it) is stale, and only it")
+		Consistently(isStale("late"), 15*time.Second, time.Second).Should(BeFalse())
+		Eventually(isStale("late"), 15*time.Second, time.Second).Should(BeTrue())
+		age, _ := staleness("late")()
+		Expect(age).To(BeNumerically(">", 20))
+		Expect(isStale("fresh")()).To(BeFalse())
 
-		By("deleting the object deletes its series")
-		Expect(k8sClient.Delete(ctx, ws)).To(Succeed())
-		Eventually(func() bool {
-			_, a := gauge("modelarts_operator_refresh_interval_seconds", obj)
-			_, b := gauge("modelarts_operator_last_successful_sync_timestamp_seconds", obj)
-			return a || b
-		}).Should(BeFalse())
+		By("its first successful sync ends it")
+		addSimWorkspace(laterID, "later")
+		annotate(late, v1alpha1.AnnotationSyncNow, "1")
+		Eventually(isStale("late")).Should(BeFalse())
+		Eventually(condition(late, v1alpha1.ConditionReady)).Should(haveCondition(metav1.ConditionTrue, v1alpha1.ReasonSynced))
+
+		By("deleting the objects deletes their count")
+		Expect(k8sClient.Delete(ctx, fresh)).To(Succeed())
+		Eventually(gaugeOf("modelarts_operator_objects", perNamespace)).Should(BeNumerically("==", 1))
+		Expect(k8sClient.Delete(ctx, late)).To(Succeed())
+		Eventually(func() bool { _, ok := gauge("modelarts_operator_objects", perNamespace); return ok }).Should(BeFalse())
 	})
 
 	It("show how late objects are when their account's budget is too small, and not before", func() {
@@ -182,9 +189,9 @@ var _ = Describe("Metrics for alerts", func() {
 		Consistently(func() uint64 { return lateAfter("workspace", 2) - late }, 25*time.Second, time.Second).Should(BeZero())
 
 		By("at 1 call/s, the 15 objects at 10s (1.5 calls/s) are refreshed about every 15s: ~4s late")
-		fetch(a)
-		a.Spec.RequestsPerSecond, a.Spec.Burst = ptr.To[int32](1), ptr.To[int32](1)
-		Expect(k8sClient.Update(ctx, a)).To(Succeed())
+		edit(a, func() {
+			a.Spec.RequestsPerSecond, a.Spec.Burst = ptr.To[int32](1), ptr.To[int32](1)
+		})
 		Eventually(func() uint64 { return lateAfter("workspace", 2) - late }, 90*time.Second, time.Second).
 			Should(BeNumerically(">=", 10), "syncs more than 2s late")
 		Expect(k8sClient.DeleteAllOf(ctx, &v1alpha1.Workspace{}, client.InNamespace(ns))).To(Succeed())

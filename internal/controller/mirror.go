@@ -95,6 +95,10 @@ type syncRecord struct {
 	secretDigest string
 	// secretConflict: the last sync found the Secret's name taken.
 	secretConflict bool
+	// seen and lastSuccess (zero until the first success in this process)
+	// and interval tell lateness and staleness (metrics.go).
+	seen, lastSuccess time.Time
+	interval          time.Duration
 }
 
 // MirrorReconciler is the one sync skeleton every mirrored kind runs on:
@@ -361,7 +365,6 @@ func (r *MirrorReconciler[T, D]) sync(ctx context.Context, obj T, now time.Time)
 	st.ObservedGeneration = obj.GetGeneration()
 	st.SyncNowHandled = obj.GetAnnotations()[v1alpha1.AnnotationSyncNow]
 	syncsTotal.WithLabelValues(r.Kind.Name(), "success").Inc()
-	observeSuccess(r.Kind.Name(), obj, interval, now)
 	return jitter(interval), syncSucceeded, revision
 }
 
@@ -646,7 +649,7 @@ func (r *MirrorReconciler[T, D]) recordFor(key types.NamespacedName) *syncRecord
 	}
 	rec, ok := r.records[key]
 	if !ok {
-		rec = &syncRecord{}
+		rec = &syncRecord{seen: r.now()}
 		r.records[key] = rec
 	}
 	return rec
@@ -662,9 +665,32 @@ func (r *MirrorReconciler[T, D]) record(key types.NamespacedName, obj T, now tim
 	rec.uid = obj.GetUID()
 	rec.awaitingAccount = outcome == syncAwaitingAccount
 	rec.accountRevision = accountRevision
-	if outcome == syncFailed {
+	rec.interval = r.refreshInterval(obj)
+	switch outcome {
+	case syncFailed:
 		rec.failures++
+	case syncSucceeded:
+		observeSuccess(r.Kind.Name(), rec.lastSuccess, now, rec.interval)
+		rec.lastSuccess = now
 	}
+}
+
+// ages is what the metrics collector reads of the records (recordSource).
+func (r *MirrorReconciler[T, D]) ages() []objectAge {
+	now := r.now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]objectAge, 0, len(r.records))
+	for key, rec := range r.records {
+		since := rec.lastSuccess
+		if since.IsZero() {
+			since = rec.seen
+		}
+		if rec.interval > 0 { // 0: not synced or scheduled yet
+			out = append(out, objectAge{key: key, age: now.Sub(since), interval: rec.interval})
+		}
+	}
+	return out
 }
 
 func (r *MirrorReconciler[T, D]) resetFailures(key types.NamespacedName) {
@@ -696,7 +722,6 @@ func (r *MirrorReconciler[T, D]) forget(key types.NamespacedName) {
 	r.mu.Lock()
 	delete(r.records, key)
 	r.mu.Unlock()
-	forgetObject(r.Kind.Name(), key)
 }
 
 func (r *MirrorReconciler[T, D]) refreshInterval(obj T) time.Duration {
@@ -925,6 +950,7 @@ func jitterAfter(d time.Duration) time.Duration {
 
 // SetupWithManager watches the kind, its owned Secrets, and its accounts.
 func (r *MirrorReconciler[T, D]) SetupWithManager(ctx context.Context, mgr ctrl.Manager) error {
+	recordSources.Store(r.Kind.Name(), r)
 	if err := mgr.GetFieldIndexer().IndexField(ctx, r.Kind.New(), fieldIndexAccountName, func(o client.Object) []string {
 		return accountIndexValues(o.(T))
 	}); err != nil {

@@ -55,7 +55,8 @@ func (r *MirrorReconciler[T, D]) firstSight(ctx context.Context, key types.Names
 	defer r.mu.Unlock()
 	rec := r.recordFor(key)
 	*rec = syncRecord{nextSync: now.Add(wait), generation: obj.GetGeneration(), uid: obj.GetUID(),
-		syncNow: st.SyncNowHandled, accountRevision: revision, secretDigest: secretDigest}
+		syncNow: st.SyncNowHandled, accountRevision: revision, secretDigest: secretDigest,
+		seen: now, interval: interval}
 	return wait, false
 }
 

@@ -61,7 +61,8 @@ func knownMetrics(t *testing.T) map[string]bool {
 		t.Fatal(err)
 	}
 	known := map[string]bool{}
-	for _, m := range regexp.MustCompile(`Name:\s+"([a-z_]+)"`).FindAllStringSubmatch(string(src), -1) {
+	// Name: "…" in a metric's options, or NewDesc("…" for a collector's.
+	for _, m := range regexp.MustCompile(`(?:Name:\s+|NewDesc\()"([a-z_]+)"`).FindAllStringSubmatch(string(src), -1) {
 		known[m[1]] = true
 	}
 	if len(known) < 8 {
