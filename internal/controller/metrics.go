@@ -90,15 +90,10 @@ const staleAfterIntervals = 2
 // recordSource is a reconciler whose records the collector reads; each
 // kind's newest reconciler is registered under the kind's name.
 type recordSource interface {
-	// ages lists, for each object it syncs, how long ago the object last
-	// synced (or was first seen) and its refresh interval.
-	ages() []objectAge
-}
-
-type objectAge struct {
-	key      types.NamespacedName
-	age      time.Duration
-	interval time.Duration
+	// eachAge calls f, under the reconciler's lock, for each object it
+	// syncs: how long ago the object last synced (or was first seen) and
+	// its refresh interval.
+	eachAge(f func(key types.NamespacedName, age, interval time.Duration))
 }
 
 var recordSources sync.Map // kind name → recordSource
@@ -113,12 +108,16 @@ func (objectCollector) Describe(ch chan<- *prometheus.Desc) {
 func (objectCollector) Collect(ch chan<- prometheus.Metric) {
 	recordSources.Range(func(kind, source any) bool {
 		perNamespace := map[string]int{}
-		for _, o := range source.(recordSource).ages() {
-			perNamespace[o.key.Namespace]++
-			if o.age > staleAfterIntervals*o.interval {
-				ch <- prometheus.MustNewConstMetric(staleObjectDesc, prometheus.GaugeValue, o.age.Seconds(),
-					kind.(string), o.key.Namespace, o.key.Name)
+		var stale []prometheus.Metric
+		source.(recordSource).eachAge(func(key types.NamespacedName, age, interval time.Duration) {
+			perNamespace[key.Namespace]++
+			if age > staleAfterIntervals*interval {
+				stale = append(stale, prometheus.MustNewConstMetric(staleObjectDesc, prometheus.GaugeValue, age.Seconds(),
+					kind.(string), key.Namespace, key.Name))
 			}
+		})
+		for _, m := range stale {
+			ch <- m
 		}
 		for ns, n := range perNamespace {
 			ch <- prometheus.MustNewConstMetric(objectsDesc, prometheus.GaugeValue, float64(n), kind.(string), ns)

@@ -675,22 +675,20 @@ func (r *MirrorReconciler[T, D]) record(key types.NamespacedName, obj T, now tim
 	}
 }
 
-// ages is what the metrics collector reads of the records (recordSource).
-func (r *MirrorReconciler[T, D]) ages() []objectAge {
+// eachAge is what the metrics collector reads of the records (recordSource).
+func (r *MirrorReconciler[T, D]) eachAge(f func(key types.NamespacedName, age, interval time.Duration)) {
 	now := r.now()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	out := make([]objectAge, 0, len(r.records))
 	for key, rec := range r.records {
 		since := rec.lastSuccess
 		if since.IsZero() {
 			since = rec.seen
 		}
 		if rec.interval > 0 { // 0: not synced or scheduled yet
-			out = append(out, objectAge{key: key, age: now.Sub(since), interval: rec.interval})
+			f(key, now.Sub(since), rec.interval)
 		}
 	}
-	return out
 }
 
 func (r *MirrorReconciler[T, D]) resetFailures(key types.NamespacedName) {
