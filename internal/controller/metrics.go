@@ -1,12 +1,14 @@
 package controller
 
 import (
+	"context"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	v1alpha1 "github.com/cloudmirror-io/modelarts-operator/api/v1alpha1"
@@ -87,16 +89,29 @@ var (
 // sync make an object stale.
 const staleAfterIntervals = 2
 
-// recordSource is a reconciler whose records the collector reads; each
-// kind's newest reconciler is registered under the kind's name.
+// recordSource is a reconciler whose records the collector reads.
 type recordSource interface {
+	kindName() string
 	// eachAge calls f, under the reconciler's lock, for each object it
 	// syncs: how long ago the object last synced (or was first seen) and
 	// its refresh interval.
 	eachAge(f func(key types.NamespacedName, age, interval time.Duration))
 }
 
-var recordSources sync.Map // kind name → recordSource
+// recordSources holds the reconcilers of every running manager (one in the
+// operator; envtest specs start more, and stop them).
+var recordSources sync.Map // recordSource → struct{}
+
+// publishRecords makes r's records visible to the collector while its
+// manager runs (as the leader: standbys hold no records).
+func publishRecords(mgr manager.Manager, r recordSource) error {
+	return mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
+		recordSources.Store(r, struct{}{})
+		<-ctx.Done()
+		recordSources.Delete(r)
+		return nil
+	}))
+}
 
 type objectCollector struct{}
 
@@ -106,24 +121,30 @@ func (objectCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (objectCollector) Collect(ch chan<- prometheus.Metric) {
-	recordSources.Range(func(kind, source any) bool {
-		perNamespace := map[string]int{}
-		var stale []prometheus.Metric
+	type nsKey struct{ kind, namespace string }
+	type objKey struct {
+		kind string
+		key  types.NamespacedName
+	}
+	counts := map[nsKey]int{}
+	stale := map[objKey]time.Duration{}
+	recordSources.Range(func(source, _ any) bool {
+		kind := source.(recordSource).kindName()
 		source.(recordSource).eachAge(func(key types.NamespacedName, age, interval time.Duration) {
-			perNamespace[key.Namespace]++
+			counts[nsKey{kind, key.Namespace}]++
 			if age > staleAfterIntervals*interval {
-				stale = append(stale, prometheus.MustNewConstMetric(staleObjectDesc, prometheus.GaugeValue, age.Seconds(),
-					kind.(string), key.Namespace, key.Name))
+				k := objKey{kind, key}
+				stale[k] = max(stale[k], age)
 			}
 		})
-		for _, m := range stale {
-			ch <- m
-		}
-		for ns, n := range perNamespace {
-			ch <- prometheus.MustNewConstMetric(objectsDesc, prometheus.GaugeValue, float64(n), kind.(string), ns)
-		}
 		return true
 	})
+	for k, age := range stale {
+		ch <- prometheus.MustNewConstMetric(staleObjectDesc, prometheus.GaugeValue, age.Seconds(), k.kind, k.key.Namespace, k.key.Name)
+	}
+	for k, n := range counts {
+		ch <- prometheus.MustNewConstMetric(objectsDesc, prometheus.GaugeValue, float64(n), k.kind, k.namespace)
+	}
 }
 
 // observeSuccess counts a successful sync: how late it came after the

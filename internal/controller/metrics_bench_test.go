@@ -29,8 +29,8 @@ func BenchmarkObjectCollector(b *testing.B) {
 				key := types.NamespacedName{Namespace: fmt.Sprintf("team-%d", i%50), Name: fmt.Sprintf("ws-%d", i)}
 				r.records[key] = &syncRecord{seen: last, lastSuccess: last, interval: time.Minute}
 			}
-			recordSources.Store("bench-workspace", r)
-			b.Cleanup(func() { recordSources.Delete("bench-workspace") })
+			recordSources.Store(r, struct{}{})
+			b.Cleanup(func() { recordSources.Delete(r) })
 			reg := prometheus.NewPedanticRegistry()
 			reg.MustRegister(objectCollector{})
 			b.ReportAllocs()

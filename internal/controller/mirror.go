@@ -675,6 +675,8 @@ func (r *MirrorReconciler[T, D]) record(key types.NamespacedName, obj T, now tim
 	}
 }
 
+func (r *MirrorReconciler[T, D]) kindName() string { return r.Kind.Name() }
+
 // eachAge is what the metrics collector reads of the records (recordSource).
 func (r *MirrorReconciler[T, D]) eachAge(f func(key types.NamespacedName, age, interval time.Duration)) {
 	now := r.now()
@@ -948,7 +950,9 @@ func jitterAfter(d time.Duration) time.Duration {
 
 // SetupWithManager watches the kind, its owned Secrets, and its accounts.
 func (r *MirrorReconciler[T, D]) SetupWithManager(ctx context.Context, mgr ctrl.Manager) error {
-	recordSources.Store(r.Kind.Name(), r)
+	if err := publishRecords(mgr, r); err != nil {
+		return err
+	}
 	if err := mgr.GetFieldIndexer().IndexField(ctx, r.Kind.New(), fieldIndexAccountName, func(o client.Object) []string {
 		return accountIndexValues(o.(T))
 	}); err != nil {
