@@ -196,37 +196,14 @@ func growthChildArgs(n int, out string, pass []string) []string {
 		"-unrelated-secrets", "0", "-out", out}, pass...)
 }
 
-// growthReport is the part of a bench report the growth table reads.
-// Pointers: a key missing from the report is shown as "–".
-type growthReport struct {
-	ObjectsTotal                      *int           `json:"objects_total"`
-	ObjectsPerKind                    *int           `json:"objects_per_kind"`
-	ConvergenceSeconds                *float64       `json:"convergence_seconds"`
-	FloorSeconds                      *float64       `json:"floor_seconds"`
-	ConvergenceOverFloor              *float64       `json:"convergence_over_floor"`
-	PeakRSSMiB                        *float64       `json:"peak_rss_mib"`
-	SteadyCPUMsPerSync                *float64       `json:"steady_cpu_ms_per_sync"`
-	APIRequestsPerConvergedObject     *float64       `json:"api_requests_per_converged_object"`
-	SteadyCloudCallsPerObjectInterval *float64       `json:"steady_cloud_calls_per_object_interval"`
-	SteadyWritesOtherThanHeartbeats   *float64       `json:"steady_writes_other_than_heartbeats"`
-	SteadyHeartbeatWrites             *float64       `json:"steady_heartbeat_writes"`
-	RestartCallsFirstMinute           *float64       `json:"restart_calls_first_minute"`
-	RestartPeakCallsPerSecond         *float64       `json:"restart_peak_calls_per_second"`
-	RefreshIntervalSeconds            *float64       `json:"refresh_interval_seconds"`
-	StartedAt                         string         `json:"started_at"`
-	Command                           string         `json:"command"`
-	Machine                           map[string]any `json:"machine"`
-}
-
-// growthRow is one N in growth.json and the table.
-type growthRow struct {
-	N                                 int      `json:"objects_per_kind"`
-	Objects                           int      `json:"objects_total"`
+// growthFigures are the figures a growth row takes from a bench report,
+// under the report's own keys. Pointers: a key missing from the report is
+// shown as "–".
+type growthFigures struct {
 	ConvergenceSeconds                *float64 `json:"convergence_seconds"`
 	FloorSeconds                      *float64 `json:"floor_seconds"`
 	ConvergenceOverFloor              *float64 `json:"convergence_over_floor"`
 	PeakRSSMiB                        *float64 `json:"peak_rss_mib"`
-	MarginalKiBPerObject              *float64 `json:"marginal_rss_kib_per_object"`
 	SteadyCPUMsPerSync                *float64 `json:"steady_cpu_ms_per_sync"`
 	APIRequestsPerConvergedObject     *float64 `json:"api_requests_per_converged_object"`
 	SteadyCloudCallsPerObjectInterval *float64 `json:"steady_cloud_calls_per_object_interval"`
@@ -235,6 +212,24 @@ type growthRow struct {
 	RestartCallsFirstMinute           *float64 `json:"restart_calls_first_minute"`
 	RestartPeakCallsPerSecond         *float64 `json:"restart_peak_calls_per_second"`
 	RefreshIntervalSeconds            *float64 `json:"refresh_interval_seconds"`
+}
+
+// growthReport is the part of a bench report the growth table reads.
+type growthReport struct {
+	growthFigures
+	ObjectsTotal   *int           `json:"objects_total"`
+	ObjectsPerKind *int           `json:"objects_per_kind"`
+	StartedAt      string         `json:"started_at"`
+	Command        string         `json:"command"`
+	Machine        map[string]any `json:"machine"`
+}
+
+// growthRow is one N in growth.json and the table.
+type growthRow struct {
+	growthFigures
+	N                    int      `json:"objects_per_kind"`
+	Objects              int      `json:"objects_total"`
+	MarginalKiBPerObject *float64 `json:"marginal_rss_kib_per_object"`
 	// Missed names the targets this row misses.
 	Missed    []string `json:"missed_targets"`
 	StartedAt string   `json:"started_at"`
@@ -272,16 +267,7 @@ func loadGrowth(dir string, ns []int) (*growth, error) {
 		if err := json.Unmarshal(data, &r); err != nil {
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}
-		row := growthRow{
-			N: n, Objects: 2 * n,
-			ConvergenceSeconds: r.ConvergenceSeconds, FloorSeconds: r.FloorSeconds, ConvergenceOverFloor: r.ConvergenceOverFloor,
-			PeakRSSMiB: r.PeakRSSMiB, SteadyCPUMsPerSync: r.SteadyCPUMsPerSync,
-			APIRequestsPerConvergedObject:     r.APIRequestsPerConvergedObject,
-			SteadyCloudCallsPerObjectInterval: r.SteadyCloudCallsPerObjectInterval,
-			SteadyWritesOtherThanHeartbeats:   r.SteadyWritesOtherThanHeartbeats, SteadyHeartbeatWrites: r.SteadyHeartbeatWrites,
-			RestartCallsFirstMinute: r.RestartCallsFirstMinute, RestartPeakCallsPerSecond: r.RestartPeakCallsPerSecond,
-			RefreshIntervalSeconds: r.RefreshIntervalSeconds, StartedAt: r.StartedAt, Report: path,
-		}
+		row := growthRow{growthFigures: r.growthFigures, N: n, Objects: 2 * n, StartedAt: r.StartedAt, Report: path}
 		if r.ObjectsPerKind != nil {
 			row.N = *r.ObjectsPerKind
 			row.Objects = 2 * row.N
