@@ -3,7 +3,9 @@ package controller
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -86,6 +88,26 @@ func edit(obj client.Object, change func()) {
 		change()
 		return k8sClient.Update(context.Background(), obj)
 	}).Should(Succeed())
+}
+
+var ownWorkspaces atomic.Int32
+
+// ownWorkspaceID adds a copy of the simulator's default workspace under a
+// new ID and returns the ID.
+func ownWorkspaceID() string {
+	id := fmt.Sprintf("5a1e%028x", ownWorkspaces.Add(1))
+	sim.Update(func(f *cloudsim.Fixture) {
+		p := f.Projects[cloudsim.DefaultProjectID]
+		for _, w := range p.Workspaces {
+			if w.ID == cloudsim.DefaultWorkspaceID {
+				w.ID = id
+				w.Grants = append([]cloudsim.Grant(nil), w.Grants...)
+				p.Workspaces = append(p.Workspaces, w)
+				return
+			}
+		}
+	})
+	return id
 }
 
 func annotate(obj client.Object, key, value string) {
@@ -220,7 +242,14 @@ var _ = Describe("Mirrored kinds", func() {
 	)
 
 	Context("with a Ready account", func() {
-		BeforeEach(func() { readyAccount(ns, akskData()) })
+		// The spec's own copy of the default workspace: a spec that counts
+		// calls counts only its own objects', not the refreshes of objects
+		// earlier specs left behind (envtest never deletes a namespace).
+		var wsID string
+		BeforeEach(func() {
+			readyAccount(ns, akskData())
+			wsID = ownWorkspaceID()
+		})
 
 		workspace := func(id string) *v1alpha1.Workspace {
 			ws := &v1alpha1.Workspace{ObjectMeta: objMeta(ns, "ws"), Spec: v1alpha1.WorkspaceSpec{MirrorSpec: mirror(), WorkspaceID: id}}
@@ -228,11 +257,11 @@ var _ = Describe("Mirrored kinds", func() {
 			return ws
 		}
 		readyWorkspace := func() *v1alpha1.Workspace {
-			ws := workspace(cloudsim.DefaultWorkspaceID)
+			ws := workspace(wsID)
 			Eventually(condition(ws, v1alpha1.ConditionReady)).Should(haveCondition(metav1.ConditionTrue, v1alpha1.ReasonSynced))
 			return ws
 		}
-		calls := func() int { return sim.RequestsFor(cloudsim.APIWorkspace, cloudsim.DefaultWorkspaceID) }
+		calls := func() int { return sim.RequestsFor(cloudsim.APIWorkspace, wsID) }
 
 		It("reports NotFound for a 404", func() {
 			ws := workspace("ffffffffffffffffffffffffffffffff")
@@ -289,7 +318,7 @@ var _ = Describe("Mirrored kinds", func() {
 
 		It("honours Retry-After on 429, for every object of the account", func() {
 			ws := readyWorkspace()
-			other := &v1alpha1.Workspace{ObjectMeta: objMeta(ns, "ws-other"), Spec: v1alpha1.WorkspaceSpec{MirrorSpec: mirror(), WorkspaceID: cloudsim.DefaultWorkspaceID}}
+			other := &v1alpha1.Workspace{ObjectMeta: objMeta(ns, "ws-other"), Spec: v1alpha1.WorkspaceSpec{MirrorSpec: mirror(), WorkspaceID: wsID}}
 			Expect(k8sClient.Create(ctx, other)).To(Succeed())
 			Eventually(condition(other, v1alpha1.ConditionReady)).Should(haveCondition(metav1.ConditionTrue, v1alpha1.ReasonSynced))
 			before := calls()
@@ -343,9 +372,9 @@ var _ = Describe("Mirrored kinds", func() {
 		It("records a workspace state change as an event", func() {
 			ws := readyWorkspace()
 			DeferCleanup(func() {
-				Expect(sim.SetWorkspaceStatus(cloudsim.DefaultProjectID, cloudsim.DefaultWorkspaceID, "NORMAL")).To(Succeed())
+				Expect(sim.SetWorkspaceStatus(cloudsim.DefaultProjectID, wsID, "NORMAL")).To(Succeed())
 			})
-			Expect(sim.SetWorkspaceStatus(cloudsim.DefaultProjectID, cloudsim.DefaultWorkspaceID, "DELETING")).To(Succeed())
+			Expect(sim.SetWorkspaceStatus(cloudsim.DefaultProjectID, wsID, "DELETING")).To(Succeed())
 			annotate(ws, v1alpha1.AnnotationSyncNow, "1")
 			Eventually(func() string { return fetch(ws).(*v1alpha1.Workspace).Status.State }).Should(Equal("DELETING"))
 			Eventually(func() []string { return eventNotes(ns, "ws") }).Should(ContainElement("StateChanged: workspace state changed from NORMAL to DELETING"))
@@ -476,7 +505,7 @@ var _ = Describe("Mirrored kinds", func() {
 
 		It("writes nothing while the cloud returns the same data", func() {
 			ten := &metav1.Duration{Duration: 10 * time.Second}
-			ws := &v1alpha1.Workspace{ObjectMeta: objMeta(ns, "ws"), Spec: v1alpha1.WorkspaceSpec{MirrorSpec: mirror(), WorkspaceID: cloudsim.DefaultWorkspaceID}}
+			ws := &v1alpha1.Workspace{ObjectMeta: objMeta(ns, "ws"), Spec: v1alpha1.WorkspaceSpec{MirrorSpec: mirror(), WorkspaceID: wsID}}
 			ws.Spec.RefreshInterval = ten
 			tok := &v1alpha1.DevEnvironmentToken{ObjectMeta: objMeta(ns, "tok"), Spec: v1alpha1.DevEnvironmentTokenSpec{MirrorSpec: mirror(), InstanceID: cloudsim.DefaultDevEnvInstance}}
 			tok.Spec.RefreshInterval = ten
