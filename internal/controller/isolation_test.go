@@ -28,8 +28,9 @@ var _ = Describe("Namespace isolation", func() {
 	It("does not let an object use a CloudAccount of another namespace", func() {
 		owner, other := newNamespace(), newNamespace()
 		readyAccount(owner, akskData())
-		before := sim.RequestsFor(cloudsim.APIWorkspace, cloudsim.DefaultWorkspaceID)
-		ws := &v1alpha1.Workspace{ObjectMeta: objMeta(other, "ws"), Spec: v1alpha1.WorkspaceSpec{MirrorSpec: mirror(), WorkspaceID: cloudsim.DefaultWorkspaceID}}
+		wsID := ownWorkspaceID() // its calls are this spec's alone
+		before := sim.RequestsFor(cloudsim.APIWorkspace, wsID)
+		ws := &v1alpha1.Workspace{ObjectMeta: objMeta(other, "ws"), Spec: v1alpha1.WorkspaceSpec{MirrorSpec: mirror(), WorkspaceID: wsID}}
 		Expect(k8sClient.Create(ctx, ws)).To(Succeed())
 		DeferCleanup(k8sClient.Delete, ctx, ws)
 		Eventually(condition(ws, v1alpha1.ConditionSynced)).Should(And(
@@ -37,7 +38,7 @@ var _ = Describe("Namespace isolation", func() {
 			HaveField("Message", ContainSubstring(`not found in namespace "`+other+`"`))))
 		Expect(currentCondition(ws, v1alpha1.ConditionReady)).To(haveCondition(metav1.ConditionFalse, v1alpha1.ReasonAccountNotReady))
 		Expect(ws.Status.Name).To(BeEmpty())
-		Consistently(func() int { return sim.RequestsFor(cloudsim.APIWorkspace, cloudsim.DefaultWorkspaceID) }, time.Second).Should(Equal(before))
+		Consistently(func() int { return sim.RequestsFor(cloudsim.APIWorkspace, wsID) }, time.Second).Should(Equal(before))
 	})
 
 	It("does not let a CloudAccount use a credentials Secret of another namespace", func() {
