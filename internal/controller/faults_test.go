@@ -24,10 +24,10 @@ var _ = Describe("Fault matrix", func() {
 	ctx := context.Background()
 	// wsID: the spec's own copy of the default workspace, so that its call
 	// counts leave out objects earlier specs left behind (mirror_test.go).
-	var ns, wsID string
+	var ns, wsID, instanceID string
 	BeforeEach(func() {
 		ns = newNamespace()
-		wsID = ownWorkspaceID()
+		wsID, instanceID = ownWorkspaceID(), ownDevEnvInstanceID()
 		sim.ClearFaults()
 	})
 	AfterEach(func() {
@@ -39,7 +39,7 @@ var _ = Describe("Fault matrix", func() {
 	})
 
 	wsCalls := func() int { return sim.RequestsFor(cloudsim.APIWorkspace, wsID) }
-	tokCalls := func() int { return sim.RequestsFor(cloudsim.APIDevEnvToken, cloudsim.DefaultDevEnvInstance) }
+	tokCalls := func() int { return sim.RequestsFor(cloudsim.APIDevEnvToken, instanceID) }
 	newWorkspace := func(name string, interval time.Duration) *v1alpha1.Workspace {
 		ws := &v1alpha1.Workspace{ObjectMeta: objMeta(ns, name), Spec: v1alpha1.WorkspaceSpec{MirrorSpec: mirror(), WorkspaceID: wsID}}
 		if interval > 0 {
@@ -50,7 +50,7 @@ var _ = Describe("Fault matrix", func() {
 		return ws
 	}
 	newToken := func(name string, interval time.Duration) *v1alpha1.DevEnvironmentToken {
-		tok := &v1alpha1.DevEnvironmentToken{ObjectMeta: objMeta(ns, name), Spec: v1alpha1.DevEnvironmentTokenSpec{MirrorSpec: mirror(), InstanceID: cloudsim.DefaultDevEnvInstance}}
+		tok := &v1alpha1.DevEnvironmentToken{ObjectMeta: objMeta(ns, name), Spec: v1alpha1.DevEnvironmentTokenSpec{MirrorSpec: mirror(), InstanceID: instanceID}}
 		if interval > 0 {
 			tok.Spec.RefreshInterval = &metav1.Duration{Duration: interval}
 		}

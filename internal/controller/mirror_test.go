@@ -110,6 +110,19 @@ func ownWorkspaceID() string {
 	return id
 }
 
+var ownInstances atomic.Int32
+
+// ownDevEnvInstanceID adds a dev-environment instance with the default
+// token under a new ID and returns the ID.
+func ownDevEnvInstanceID() string {
+	id := fmt.Sprintf("6fa459ea-ee8a-3ca4-894e-%012x", ownInstances.Add(1))
+	sim.Update(func(f *cloudsim.Fixture) {
+		p := f.Projects[cloudsim.DefaultProjectID]
+		p.DevEnvInstances[id] = p.DevEnvInstances[cloudsim.DefaultDevEnvInstance]
+	})
+	return id
+}
+
 func annotate(obj client.Object, key, value string) {
 	edit(obj, func() {
 		a := obj.GetAnnotations()
