@@ -155,11 +155,11 @@ func observeSuccess(kind string, prev, now time.Time, interval time.Duration) {
 	}
 }
 
-// lateness is how much longer than interval and its jitter a gap between
-// two successful syncs was: 0 for an on-time or early (sync-now, spec
-// change) sync.
+// lateness is how much longer than interval, its jitter and the rounding
+// to a refresh slot a gap between two successful syncs was: 0 for an
+// on-time or early (sync-now, spec change) sync.
 func lateness(gap, interval time.Duration) time.Duration {
-	return max(gap-time.Duration(float64(interval)*(1+jitterFraction)), 0)
+	return max(gap-time.Duration(float64(interval)*(1+jitterFraction))-refreshSlot/2, 0)
 }
 
 // observeAccount publishes an account's budget, readiness and credentials

@@ -85,9 +85,10 @@ func lateAfter(kind string, seconds float64) uint64 {
 func TestLateness(t *testing.T) {
 	for _, tc := range []struct{ gap, interval, want time.Duration }{
 		{60 * time.Second, time.Minute, 0},
-		{65 * time.Second, time.Minute, 0},                 // within the jitter
-		{100 * time.Second, time.Minute, 34 * time.Second}, // the default budget with 1000 tokens at 1m
-		{5 * time.Second, time.Minute, 0},                  // sync-now or a spec change
+		{66 * time.Second, time.Minute, 0},                         // within the jitter
+		{66*time.Second + refreshSlot/2, time.Minute, 0},           // and the rounding to a slot
+		{100 * time.Second, time.Minute, 33500 * time.Millisecond}, // the default budget with 1000 tokens at 1m
+		{5 * time.Second, time.Minute, 0},                          // sync-now or a spec change
 	} {
 		if got := lateness(tc.gap, tc.interval); got != tc.want {
 			t.Errorf("lateness(%v, %v) = %v, want %v", tc.gap, tc.interval, got, tc.want)
@@ -240,3 +241,30 @@ var _ = Describe("Metrics for alerts", func() {
 		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(a), a)).NotTo(Succeed())
 	})
 })
+
+// Routine refreshes fall due on whole seconds, never now, and no further
+// than half a second from where the jitter put them, on average not at all.
+func TestOnSlot(t *testing.T) {
+	now := time.Date(2026, 12, 3, 22, 0, 0, 300_000_000, time.UTC)
+	var drift time.Duration
+	const steps = 1000
+	for i := range steps {
+		d := 9*time.Second + time.Duration(i)*2*time.Millisecond // 9 s to 11 s: a 10 s interval's jitter
+		got := onSlot(now, d)
+		if due := now.Add(got); due.Nanosecond() != 0 {
+			t.Fatalf("onSlot(%v) = %v: due at %v, not on a whole second", d, got, due)
+		}
+		if off := got - d; off < -refreshSlot/2 || off > refreshSlot/2 {
+			t.Fatalf("onSlot(%v) = %v: %v from the jittered wait", d, got, off)
+		}
+		drift += got - d
+	}
+	if mean := drift / steps; mean.Abs() > 10*time.Millisecond {
+		t.Errorf("mean shift %v, want about 0: rounding must keep the mean interval", mean)
+	}
+	for _, d := range []time.Duration{0, time.Millisecond, 100 * time.Millisecond} {
+		if got := onSlot(now, d); got <= 0 {
+			t.Errorf("onSlot(%v) = %v, want a moment after now", d, got)
+		}
+	}
+}

@@ -51,6 +51,7 @@ func (r *MirrorReconciler[T, D]) firstSight(ctx context.Context, key types.Names
 	if deadline := st.LastSuccessfulSyncTime.Add(max(r.Heartbeat, interval)); deadline.After(now) {
 		wait = min(wait, deadline.Sub(now))
 	}
+	wait = onSlot(now, wait)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	rec := r.recordFor(key)
