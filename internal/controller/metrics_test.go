@@ -243,27 +243,32 @@ var _ = Describe("Metrics for alerts", func() {
 })
 
 // Routine refreshes fall due on whole seconds, never now, and no further
-// than half a second from where the jitter put them, on average not at all.
+// than half a second from where the jitter put them counted from the start
+// of the current second (a sync late in a burst does not push its next one
+// later), on average not at all.
 func TestOnSlot(t *testing.T) {
-	now := time.Date(2026, 12, 3, 22, 0, 0, 300_000_000, time.UTC)
+	slotStart := time.Date(2026, 12, 3, 22, 0, 0, 0, time.UTC)
 	var drift time.Duration
 	const steps = 1000
 	for i := range steps {
-		d := 9*time.Second + time.Duration(i)*2*time.Millisecond // 9 s to 11 s: a 10 s interval's jitter
+		now := slotStart.Add(time.Duration(i%10) * 97 * time.Millisecond) // anywhere in the burst
+		d := 9*time.Second + time.Duration(i)*2*time.Millisecond          // 9 s to 11 s: a 10 s interval's jitter
 		got := onSlot(now, d)
-		if due := now.Add(got); due.Nanosecond() != 0 {
-			t.Fatalf("onSlot(%v) = %v: due at %v, not on a whole second", d, got, due)
+		due := now.Add(got)
+		if due.Nanosecond() != 0 {
+			t.Fatalf("onSlot(%v, %v) = %v: due at %v, not on a whole second", now, d, got, due)
 		}
-		if off := got - d; off < -refreshSlot/2 || off > refreshSlot/2 {
-			t.Fatalf("onSlot(%v) = %v: %v from the jittered wait", d, got, off)
+		off := due.Sub(slotStart.Add(d))
+		if off < -refreshSlot/2 || off > refreshSlot/2 {
+			t.Fatalf("onSlot(%v, %v) = %v: %v from the jittered moment", now, d, got, off)
 		}
-		drift += got - d
+		drift += off
 	}
 	if mean := drift / steps; mean.Abs() > 10*time.Millisecond {
 		t.Errorf("mean shift %v, want about 0: rounding must keep the mean interval", mean)
 	}
 	for _, d := range []time.Duration{0, time.Millisecond, 100 * time.Millisecond} {
-		if got := onSlot(now, d); got <= 0 {
+		if got := onSlot(slotStart.Add(900*time.Millisecond), d); got <= 0 {
 			t.Errorf("onSlot(%v) = %v, want a moment after now", d, got)
 		}
 	}

@@ -948,10 +948,12 @@ func jitter(d time.Duration) time.Duration {
 // 0.1 ms of CPU, as much as a sync's own work (docs/performance.md).
 const refreshSlot = time.Second
 
-// onSlot moves the moment d after now to the nearest refreshSlot boundary
-// (never to now or before): rounding to the nearest keeps the mean interval.
+// onSlot returns the wait until d after the start of now's slot, rounded to
+// the nearest slot boundary (never now or before). Counting from the slot's
+// start, not from now, keeps the time a burst takes from adding to every
+// interval; rounding to the nearest keeps the mean interval.
 func onSlot(now time.Time, d time.Duration) time.Duration {
-	due := now.Add(d).Round(refreshSlot)
+	due := now.Truncate(refreshSlot).Add(d).Round(refreshSlot)
 	if !due.After(now) {
 		due = due.Add(refreshSlot)
 	}
