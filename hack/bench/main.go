@@ -257,7 +257,7 @@ func run(cfg config) error {
 		// DeleteAllOf returns before the objects are gone.
 		return waitEmpty(ctx, c, floorNS)
 	}
-	step("floor (as before 2026-12-03): creating %d+%d objects in %s (not timed), then converging them with a plain client, %d workers per kind", cfg.n, cfg.n, floorNS, workers)
+	step("floor (as before 2026-12-03): creating %s in %s (not timed), then converging them with a plain client, %d workers per kind", objectsOf(cfg.n), floorNS, workers)
 	if err := createObjects(ctx, c, floorNS, cfg.n, cfg.interval, createWorkers); err != nil {
 		return err
 	}
@@ -270,7 +270,7 @@ func run(cfg config) error {
 	if err := clearFloor(); err != nil {
 		return err
 	}
-	step("floor: creating %d+%d objects as the bench does and converging each as soon as it exists, %d workers per kind", cfg.n, cfg.n, workers)
+	step("floor: creating %s as the bench does and converging each as soon as it exists, %d workers per kind", objectsOf(cfg.n), workers)
 	floorReq0, floorSec0, err := apiRequestsAndSeconds(ctx, clientset.RESTClient())
 	if err != nil {
 		return err

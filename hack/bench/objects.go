@@ -55,6 +55,14 @@ func objectCount(n int) int {
 	return 2 * n
 }
 
+// objectsOf says what N per kind makes, for the log.
+func objectsOf(n int) string {
+	if tokensOnly {
+		return fmt.Sprintf("%d DevEnvironmentTokens", n)
+	}
+	return fmt.Sprintf("%d+%d objects", n, n)
+}
+
 // objectAt is the j-th object to create: tokens and workspaces in turn, or
 // only tokens.
 func objectAt(ns string, j int, interval time.Duration) client.Object {
