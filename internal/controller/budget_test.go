@@ -69,9 +69,6 @@ func budgetOf(ns, name string) func(g Gomega) string {
 
 func every(d time.Duration) *metav1.Duration { return &metav1.Duration{Duration: d} }
 
-// budgetWorkspaceID is the priority spec's own workspace.
-const budgetWorkspaceID = "3e7a1c00000000000000000000000b01"
-
 var _ = Describe("Account rate budget", func() {
 	ctx := context.Background()
 	var ns string
@@ -146,7 +143,7 @@ var _ = Describe("Account rate budget", func() {
 	})
 
 	It("serves new objects and sync-now before the routine refreshes queued behind a small budget", func() {
-		addSimWorkspace(budgetWorkspaceID, "budget")
+		workspaceID := ownWorkspaceID()
 		createSecret(ns, "creds", akskData())
 		a := simAccount(ns, "acct", "creds")
 		a.Spec.RequestsPerSecond, a.Spec.Burst = ptr.To[int32](100), ptr.To[int32](100)
@@ -159,15 +156,15 @@ var _ = Describe("Account rate budget", func() {
 			})
 			Expect(k8sClient.DeleteAllOf(ctx, &v1alpha1.Workspace{}, client.InNamespace(ns))).To(Succeed())
 			Eventually(func() bool {
-				n := sim.RequestsFor(cloudsim.APIWorkspace, budgetWorkspaceID)
+				n := sim.RequestsFor(cloudsim.APIWorkspace, workspaceID)
 				time.Sleep(3 * time.Second)
-				return sim.RequestsFor(cloudsim.APIWorkspace, budgetWorkspaceID) == n
+				return sim.RequestsFor(cloudsim.APIWorkspace, workspaceID) == n
 			}, 60*time.Second).Should(BeTrue())
 		})
 
 		const n = 60
 		workspace := func(name string, interval time.Duration) *v1alpha1.Workspace {
-			w := &v1alpha1.Workspace{ObjectMeta: objMeta(ns, name), Spec: v1alpha1.WorkspaceSpec{MirrorSpec: mirror(), WorkspaceID: budgetWorkspaceID}}
+			w := &v1alpha1.Workspace{ObjectMeta: objMeta(ns, name), Spec: v1alpha1.WorkspaceSpec{MirrorSpec: mirror(), WorkspaceID: workspaceID}}
 			w.Spec.RefreshInterval = every(interval)
 			return w
 		}

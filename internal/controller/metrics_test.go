@@ -96,46 +96,23 @@ func TestLateness(t *testing.T) {
 	}
 }
 
-// metricsWorkspaceID is a workspace of these specs' own, so that their calls
-// (some still waiting on a rate limiter when the objects are deleted) never
-// count in another spec's calls to the default workspace.
-const metricsWorkspaceID = "3e7a1c00000000000000000000000001"
-
-func addMetricsWorkspace() { addSimWorkspace(metricsWorkspaceID, "metrics") }
-
-// addSimWorkspace adds a workspace to the simulator's default project
-// unless it is there: a spec's own, so no other spec's calls count in it.
-func addSimWorkspace(id, name string) {
-	sim.Update(func(f *cloudsim.Fixture) {
-		p := f.Projects[cloudsim.DefaultProjectID]
-		for _, w := range p.Workspaces {
-			if w.ID == id {
-				return
-			}
-		}
-		p.Workspaces = append(p.Workspaces, cloudsim.Workspace{ID: id, Name: name,
-			Status: "NORMAL", Owner: "testUser", AuthType: "PUBLIC", CreateTime: 1470000000000, UpdateTime: 1470000000000,
-			Grants: []cloudsim.Grant{}})
-	})
-}
-
 // The series the alerts and the dashboard are built on (docs/monitoring.md).
 var _ = Describe("Metrics for alerts", func() {
 	ctx := context.Background()
-	var ns string
+	var ns, workspaceID string
 	BeforeEach(func() {
 		ns = newNamespace()
-		addMetricsWorkspace()
+		workspaceID = ownWorkspaceID()
 	})
 
 	It("count objects per kind and namespace, show an object as stale only while it is, and forget deleted objects", func() {
 		readyAccount(ns, akskData())
 		every10s := &metav1.Duration{Duration: 10 * time.Second}
-		fresh := &v1alpha1.Workspace{ObjectMeta: objMeta(ns, "fresh"), Spec: v1alpha1.WorkspaceSpec{MirrorSpec: mirror(), WorkspaceID: metricsWorkspaceID}}
+		fresh := &v1alpha1.Workspace{ObjectMeta: objMeta(ns, "fresh"), Spec: v1alpha1.WorkspaceSpec{MirrorSpec: mirror(), WorkspaceID: workspaceID}}
 		fresh.Spec.RefreshInterval = every10s
 		Expect(k8sClient.Create(ctx, fresh)).To(Succeed())
 		// A workspace the cloud does not have (yet): every sync fails.
-		const laterID = "3e7a1c00000000000000000000000002"
+		laterID := newWorkspaceID()
 		late := &v1alpha1.Workspace{ObjectMeta: objMeta(ns, "late"), Spec: v1alpha1.WorkspaceSpec{MirrorSpec: mirror(), WorkspaceID: laterID}}
 		late.Spec.RefreshInterval = every10s
 		Expect(k8sClient.Create(ctx, late)).To(Succeed())
@@ -161,7 +138,7 @@ var _ = Describe("Metrics for alerts", func() {
 		Expect(isStale("fresh")()).To(BeFalse())
 
 		By("its first successful sync ends it")
-		addSimWorkspace(laterID, "later")
+		addWorkspaceCopy(laterID)
 		annotate(late, v1alpha1.AnnotationSyncNow, "1")
 		Eventually(isStale("late")).Should(BeFalse())
 		Eventually(condition(late, v1alpha1.ConditionReady)).Should(haveCondition(metav1.ConditionTrue, v1alpha1.ReasonSynced))
@@ -182,7 +159,7 @@ var _ = Describe("Metrics for alerts", func() {
 		late := lateAfter("workspace", 2)
 		for i := range 15 {
 			ws := &v1alpha1.Workspace{ObjectMeta: objMeta(ns, fmt.Sprintf("ws-%02d", i)),
-				Spec: v1alpha1.WorkspaceSpec{MirrorSpec: mirror(), WorkspaceID: metricsWorkspaceID}}
+				Spec: v1alpha1.WorkspaceSpec{MirrorSpec: mirror(), WorkspaceID: workspaceID}}
 			ws.Spec.RefreshInterval = &metav1.Duration{Duration: 10 * time.Second}
 			Expect(k8sClient.Create(ctx, ws)).To(Succeed())
 		}
@@ -199,9 +176,9 @@ var _ = Describe("Metrics for alerts", func() {
 
 		By("the calls still queued behind the 1 call/s limiter drain before the next spec (faults are per API, not per object)")
 		Eventually(func() bool {
-			n := sim.RequestsFor(cloudsim.APIWorkspace, metricsWorkspaceID)
+			n := sim.RequestsFor(cloudsim.APIWorkspace, workspaceID)
 			time.Sleep(3 * time.Second)
-			return sim.RequestsFor(cloudsim.APIWorkspace, metricsWorkspaceID) == n
+			return sim.RequestsFor(cloudsim.APIWorkspace, workspaceID) == n
 		}, 60*time.Second).Should(BeTrue())
 	})
 

@@ -93,9 +93,20 @@ func edit(obj client.Object, change func()) {
 var ownWorkspaces atomic.Int32
 
 // ownWorkspaceID adds a copy of the simulator's default workspace under a
-// new ID and returns the ID.
+// new ID and returns the ID: a spec's own, so no other spec's calls (of
+// objects left behind, or still waiting on a rate limiter) count in it.
 func ownWorkspaceID() string {
-	id := fmt.Sprintf("5a1e%028x", ownWorkspaces.Add(1))
+	id := newWorkspaceID()
+	addWorkspaceCopy(id)
+	return id
+}
+
+// newWorkspaceID is a workspace ID no spec has used; the simulator does not
+// have it until addWorkspaceCopy(id).
+func newWorkspaceID() string { return fmt.Sprintf("5a1e%028x", ownWorkspaces.Add(1)) }
+
+// addWorkspaceCopy adds a copy of the simulator's default workspace as id.
+func addWorkspaceCopy(id string) {
 	sim.Update(func(f *cloudsim.Fixture) {
 		p := f.Projects[cloudsim.DefaultProjectID]
 		for _, w := range p.Workspaces {
@@ -107,7 +118,6 @@ func ownWorkspaceID() string {
 			}
 		}
 	})
-	return id
 }
 
 var ownInstances atomic.Int32
