@@ -530,7 +530,8 @@ var _ = Describe("Mirrored kinds", func() {
 			ten := &metav1.Duration{Duration: 10 * time.Second}
 			ws := &v1alpha1.Workspace{ObjectMeta: objMeta(ns, "ws"), Spec: v1alpha1.WorkspaceSpec{MirrorSpec: mirror(), WorkspaceID: wsID}}
 			ws.Spec.RefreshInterval = ten
-			tok := &v1alpha1.DevEnvironmentToken{ObjectMeta: objMeta(ns, "tok"), Spec: v1alpha1.DevEnvironmentTokenSpec{MirrorSpec: mirror(), InstanceID: cloudsim.DefaultDevEnvInstance}}
+			instanceID := ownDevEnvInstanceID()
+			tok := &v1alpha1.DevEnvironmentToken{ObjectMeta: objMeta(ns, "tok"), Spec: v1alpha1.DevEnvironmentTokenSpec{MirrorSpec: mirror(), InstanceID: instanceID}}
 			tok.Spec.RefreshInterval = ten
 			Expect(k8sClient.Create(ctx, ws)).To(Succeed())
 			Expect(k8sClient.Create(ctx, tok)).To(Succeed())
@@ -539,7 +540,7 @@ var _ = Describe("Mirrored kinds", func() {
 			var secret corev1.Secret
 			Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "tok"}, &secret)).To(Succeed())
 			wsRV, tokRV, secretRV := ws.ResourceVersion, tok.ResourceVersion, secret.ResourceVersion
-			tokCalls := func() int { return sim.RequestsFor(cloudsim.APIDevEnvToken, cloudsim.DefaultDevEnvInstance) }
+			tokCalls := func() int { return sim.RequestsFor(cloudsim.APIDevEnvToken, instanceID) }
 			wsBefore, tokBefore := calls(), tokCalls()
 
 			Eventually(func() bool { return calls() >= wsBefore+2 && tokCalls() >= tokBefore+2 }, 40*time.Second, time.Second).Should(BeTrue(),

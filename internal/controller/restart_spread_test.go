@@ -36,6 +36,7 @@ var _ = Describe("A restart without a thundering herd", func() {
 		accounts      *Accounts
 		now           time.Time
 		tokenCalls    func() int
+		instanceID    string // the spec's own, so no other object's calls count (mirror_test.go)
 		newReconciler = func() *MirrorReconciler[*v1alpha1.DevEnvironmentToken, string] {
 			return &MirrorReconciler[*v1alpha1.DevEnvironmentToken, string]{
 				Client: c, APIReader: c, Kind: devEnvTokenKind{}, Accounts: accounts,
@@ -65,6 +66,7 @@ var _ = Describe("A restart without a thundering herd", func() {
 	BeforeEach(func() {
 		sim.ClearFaults()
 		now = time.Now()
+		instanceID = ownDevEnvInstanceID()
 		b := fake.NewClientBuilder().WithScheme(testScheme).
 			WithIndex(&corev1.Secret{}, fieldIndexSecretController, secretControllerUID)
 		for i := range objects {
@@ -72,7 +74,7 @@ var _ = Describe("A restart without a thundering herd", func() {
 			spec.RefreshInterval = &metav1.Duration{Duration: interval}
 			tok := &v1alpha1.DevEnvironmentToken{
 				ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: key(i).Name, UID: types.UID(fmt.Sprintf("uid-%03d", i)), Generation: 1},
-				Spec:       v1alpha1.DevEnvironmentTokenSpec{MirrorSpec: spec, InstanceID: cloudsim.DefaultDevEnvInstance},
+				Spec:       v1alpha1.DevEnvironmentTokenSpec{MirrorSpec: spec, InstanceID: instanceID},
 			}
 			b = b.WithObjects(tok).WithStatusSubresource(tok)
 		}
@@ -81,8 +83,7 @@ var _ = Describe("A restart without a thundering herd", func() {
 		cfg := connectionConfig(simAccount(ns, "acct", "creds").Spec.CloudConnection)
 		cfg.Credentials = cloudclient.Credentials{AccessKey: cloudsim.DefaultAccessKey, SecretKey: cloudsim.DefaultSecretKey}
 		accounts.Set(types.NamespacedName{Namespace: ns, Name: "acct"}, cfg)
-		base := sim.RequestsFor(cloudsim.APIDevEnvToken, cloudsim.DefaultDevEnvInstance)
-		tokenCalls = func() int { return sim.RequestsFor(cloudsim.APIDevEnvToken, cloudsim.DefaultDevEnvInstance) - base }
+		tokenCalls = func() int { return sim.RequestsFor(cloudsim.APIDevEnvToken, instanceID) }
 
 		reconcileAll(newReconciler())
 		Expect(tokenCalls()).To(Equal(objects), "the first process syncs every object once")
@@ -155,7 +156,7 @@ var _ = Describe("A restart without a thundering herd", func() {
 
 		fresh := &v1alpha1.DevEnvironmentToken{
 			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "new", UID: "uid-new", Generation: 1},
-			Spec:       v1alpha1.DevEnvironmentTokenSpec{MirrorSpec: mirror(), InstanceID: cloudsim.DefaultDevEnvInstance},
+			Spec:       v1alpha1.DevEnvironmentTokenSpec{MirrorSpec: mirror(), InstanceID: instanceID},
 		}
 		Expect(c.Create(ctx, fresh)).To(Succeed())
 

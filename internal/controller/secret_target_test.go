@@ -39,9 +39,12 @@ func deployment(ns, name string, annotations map[string]string) *appsv1.Deployme
 
 var _ = Describe("Secret shaping and rollouts", func() {
 	ctx := context.Background()
-	var ns string
+	// instanceID: the spec's own dev-environment instance, so that its call
+	// counts and rotations concern its objects alone (mirror_test.go).
+	var ns, instanceID string
 	BeforeEach(func() {
 		ns = newNamespace()
+		instanceID = ownDevEnvInstanceID()
 		sim.ClearFaults()
 		readyAccount(ns, akskData())
 	})
@@ -52,7 +55,7 @@ var _ = Describe("Secret shaping and rollouts", func() {
 	})
 	token := func(name string, target *v1alpha1.SecretTarget) *v1alpha1.DevEnvironmentToken {
 		t := &v1alpha1.DevEnvironmentToken{ObjectMeta: objMeta(ns, name), Spec: v1alpha1.DevEnvironmentTokenSpec{
-			MirrorSpec: mirror(), InstanceID: cloudsim.DefaultDevEnvInstance, Target: target}}
+			MirrorSpec: mirror(), InstanceID: instanceID, Target: target}}
 		Expect(k8sClient.Create(ctx, t)).To(Succeed())
 		return t
 	}
@@ -65,12 +68,7 @@ var _ = Describe("Secret shaping and rollouts", func() {
 		return &s
 	}
 	rotate := func() string {
-		DeferCleanup(func() {
-			sim.Update(func(f *cloudsim.Fixture) {
-				f.Projects[cloudsim.DefaultProjectID].DevEnvInstances[cloudsim.DefaultDevEnvInstance] = cloudsim.DevEnvInstance{Token: cloudsim.DefaultDevEnvToken}
-			})
-		})
-		rotated, err := sim.RotateDevEnvToken(cloudsim.DefaultProjectID, cloudsim.DefaultDevEnvInstance)
+		rotated, err := sim.RotateDevEnvToken(cloudsim.DefaultProjectID, instanceID)
 		Expect(err).NotTo(HaveOccurred())
 		return rotated
 	}
@@ -139,7 +137,7 @@ var _ = Describe("Secret shaping and rollouts", func() {
 	})
 
 	It("refuses a template that does not parse or does not render, naming the key and never a value", func() {
-		calls := func() int { return sim.RequestsFor(cloudsim.APIDevEnvToken, cloudsim.DefaultDevEnvInstance) }
+		calls := func() int { return sim.RequestsFor(cloudsim.APIDevEnvToken, instanceID) }
 		before := calls()
 		bad := token("bad", &v1alpha1.SecretTarget{Template: &v1alpha1.SecretTemplate{Data: map[string]string{
 			"good": "{{ .token }}", "broken": "{{ .token | upperr }}"}}})
@@ -167,7 +165,7 @@ var _ = Describe("Secret shaping and rollouts", func() {
 
 		By("admission refuses keys that are not Secret keys, and type or metadata with Merge")
 		invalid := &v1alpha1.DevEnvironmentToken{ObjectMeta: objMeta(ns, "invalid"), Spec: v1alpha1.DevEnvironmentTokenSpec{
-			MirrorSpec: mirror(), InstanceID: cloudsim.DefaultDevEnvInstance, Target: &v1alpha1.SecretTarget{
+			MirrorSpec: mirror(), InstanceID: instanceID, Target: &v1alpha1.SecretTarget{
 				Template: &v1alpha1.SecretTemplate{Data: map[string]string{"no/slash": "x"}}}}}
 		Expect(k8sClient.Create(ctx, invalid)).To(MatchError(ContainSubstring("template.data keys must be valid Secret keys")))
 		invalid.Spec.Target = &v1alpha1.SecretTarget{CreationPolicy: v1alpha1.CreationPolicyMerge, Template: &v1alpha1.SecretTemplate{Type: "Opaque"}}
@@ -184,7 +182,7 @@ var _ = Describe("Secret shaping and rollouts", func() {
 		merge := &v1alpha1.SecretTarget{CreationPolicy: v1alpha1.CreationPolicyMerge, Template: &v1alpha1.SecretTemplate{
 			Data: map[string]string{"NOTEBOOK_TOKEN": "{{ .token }}", "NOTEBOOK_AUTH": "Bearer {{ .token }}"}}}
 		tok := &v1alpha1.DevEnvironmentToken{ObjectMeta: objMeta(ns, "tok"), Spec: v1alpha1.DevEnvironmentTokenSpec{
-			MirrorSpec: mirror(), InstanceID: cloudsim.DefaultDevEnvInstance, SecretName: "app-env", Target: merge}}
+			MirrorSpec: mirror(), InstanceID: instanceID, SecretName: "app-env", Target: merge}}
 		Expect(k8sClient.Create(ctx, tok)).To(Succeed())
 		By("Merge waits for the Secret to exist")
 		Eventually(condition(tok, v1alpha1.ConditionSynced)).Should(haveCondition(metav1.ConditionFalse, v1alpha1.ReasonSecretNotFound))
@@ -212,7 +210,7 @@ var _ = Describe("Secret shaping and rollouts", func() {
 
 		By("another object may not merge into the same Secret")
 		other := &v1alpha1.DevEnvironmentToken{ObjectMeta: objMeta(ns, "other"), Spec: v1alpha1.DevEnvironmentTokenSpec{
-			MirrorSpec: mirror(), InstanceID: cloudsim.DefaultDevEnvInstance, SecretName: "app-env",
+			MirrorSpec: mirror(), InstanceID: instanceID, SecretName: "app-env",
 			Target: &v1alpha1.SecretTarget{CreationPolicy: v1alpha1.CreationPolicyMerge}}}
 		Expect(k8sClient.Create(ctx, other)).To(Succeed())
 		Eventually(condition(other, v1alpha1.ConditionSynced)).Should(haveCondition(metav1.ConditionFalse, v1alpha1.ReasonSecretConflict))
@@ -239,7 +237,7 @@ var _ = Describe("Secret shaping and rollouts", func() {
 
 		By("switching from Merge to Owner backs out too")
 		tok2 := &v1alpha1.DevEnvironmentToken{ObjectMeta: objMeta(ns, "tok2"), Spec: v1alpha1.DevEnvironmentTokenSpec{
-			MirrorSpec: mirror(), InstanceID: cloudsim.DefaultDevEnvInstance, SecretName: "app-env",
+			MirrorSpec: mirror(), InstanceID: instanceID, SecretName: "app-env",
 			Target: &v1alpha1.SecretTarget{CreationPolicy: v1alpha1.CreationPolicyMerge}}}
 		Expect(k8sClient.Create(ctx, tok2)).To(Succeed())
 		Eventually(func() map[string][]byte { return secretData(ns, "app-env") }).Should(HaveKey("token"))
@@ -257,7 +255,7 @@ var _ = Describe("Secret shaping and rollouts", func() {
 			Data: map[string][]byte{"token": []byte("theirs")}}
 		Expect(k8sClient.Create(ctx, foreign)).To(Succeed())
 		tok := &v1alpha1.DevEnvironmentToken{ObjectMeta: objMeta(ns, "tok"), Spec: v1alpha1.DevEnvironmentTokenSpec{
-			MirrorSpec: mirror(), InstanceID: cloudsim.DefaultDevEnvInstance, SecretName: "app-creds",
+			MirrorSpec: mirror(), InstanceID: instanceID, SecretName: "app-creds",
 			Target: &v1alpha1.SecretTarget{CreationPolicy: v1alpha1.CreationPolicyMerge}}}
 		Expect(k8sClient.Create(ctx, tok)).To(Succeed())
 		Eventually(condition(tok, v1alpha1.ConditionSynced)).Should(haveCondition(metav1.ConditionFalse, v1alpha1.ReasonSecretConflict))
@@ -274,7 +272,7 @@ var _ = Describe("Secret shaping and rollouts", func() {
 		ready(owned)
 		before := getSecret("owned")
 		intruder := &v1alpha1.DevEnvironmentToken{ObjectMeta: objMeta(ns, "intruder"), Spec: v1alpha1.DevEnvironmentTokenSpec{
-			MirrorSpec: mirror(), InstanceID: cloudsim.DefaultDevEnvInstance, SecretName: "owned",
+			MirrorSpec: mirror(), InstanceID: instanceID, SecretName: "owned",
 			Target: &v1alpha1.SecretTarget{CreationPolicy: v1alpha1.CreationPolicyMerge, Template: &v1alpha1.SecretTemplate{
 				Data: map[string]string{"extra": "{{ .token }}"}}}}}
 		Expect(k8sClient.Create(ctx, intruder)).To(Succeed())
@@ -319,7 +317,7 @@ var _ = Describe("Secret shaping and rollouts", func() {
 		}
 		ten := &metav1.Duration{Duration: 10 * time.Second}
 		tok := &v1alpha1.DevEnvironmentToken{ObjectMeta: objMeta(ns, "tok"), Spec: v1alpha1.DevEnvironmentTokenSpec{
-			MirrorSpec: v1alpha1.MirrorSpec{AccountRef: mirror().AccountRef, RefreshInterval: ten}, InstanceID: cloudsim.DefaultDevEnvInstance,
+			MirrorSpec: v1alpha1.MirrorSpec{AccountRef: mirror().AccountRef, RefreshInterval: ten}, InstanceID: instanceID,
 			Target: &v1alpha1.SecretTarget{Template: &v1alpha1.SecretTemplate{Data: map[string]string{".env": "TOKEN={{ .token }}\n"}}}}}
 		Expect(k8sClient.Create(ctx, tok)).To(Succeed())
 		ready(tok)
@@ -356,7 +354,7 @@ var _ = Describe("Secret shaping and rollouts", func() {
 				fetch(tok).GetResourceVersion(), getSecret("tok").ResourceVersion}
 		}
 		steady := rvs()
-		calls := func() int { return sim.RequestsFor(cloudsim.APIDevEnvToken, cloudsim.DefaultDevEnvInstance) }
+		calls := func() int { return sim.RequestsFor(cloudsim.APIDevEnvToken, instanceID) }
 		before := calls()
 		annotate(tok, v1alpha1.AnnotationSyncNow, "2")
 		expectSyncNowHandled(tok, "2")
