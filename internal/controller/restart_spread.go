@@ -18,9 +18,15 @@ import (
 // time at once. One whose last sync succeeded for its current spec and
 // sync-now request, and whose Secret is intact, need not be read from the
 // cloud at once: it becomes due at a random point within its refresh
-// interval, and no later than its status heartbeat falls due. A restart thus
-// spreads its cloud calls over one interval instead of sending them all in
-// the first seconds. New, changed and failed objects are due now.
+// interval. A restart thus spreads its cloud calls over one interval instead
+// of sending them all in the first seconds. New, changed and failed objects
+// are due now.
+//
+// The status heartbeat keeps its bound: as without a restart, it is written
+// by the first sync after it falls due, so at most one interval late. Making
+// the first sync due at the heartbeat instead piled most objects into the
+// restart's first seconds whenever their heartbeats fell due together (all
+// objects created at once reach it at once).
 func (r *MirrorReconciler[T, D]) firstSight(ctx context.Context, key types.NamespacedName, obj T, now time.Time) (time.Duration, bool) {
 	st := obj.Sync()
 	if !meta.IsStatusConditionTrue(st.Conditions, v1alpha1.ConditionReady) ||
@@ -47,11 +53,7 @@ func (r *MirrorReconciler[T, D]) firstSight(ctx context.Context, key types.Names
 	}
 
 	interval := r.refreshInterval(obj)
-	wait := time.Duration(rand.Int64N(int64(interval)))
-	if deadline := st.LastSuccessfulSyncTime.Add(max(r.Heartbeat, interval)); deadline.After(now) {
-		wait = min(wait, deadline.Sub(now))
-	}
-	wait = onSlot(now, wait)
+	wait := onSlot(now, time.Duration(rand.Int64N(int64(interval))))
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	rec := r.recordFor(key)

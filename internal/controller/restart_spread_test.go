@@ -123,14 +123,55 @@ var _ = Describe("A restart without a thundering herd", func() {
 		Expect(tokenCalls()).To(Equal(objects+1), "the earliest is read at its moment")
 	})
 
-	It("is due no later than the status heartbeat", func() {
+	It("spreads them as well when all their heartbeats fall due in the first seconds", func() {
+		// Objects created together reach their heartbeat together; bounding
+		// the first sync by it put them all in the restart's first seconds.
+		for i := range objects {
+			t := token(i)
+			t.Status.LastSuccessfulSyncTime = &metav1.Time{Time: now.Add(-time.Hour + 10*time.Second)}
+			Expect(c.Status().Update(ctx, t)).To(Succeed())
+		}
+		perFifth := make([]int, 5)
+		for _, w := range reconcileAll(newReconciler()) {
+			Expect(w).To(BeNumerically("<=", interval+refreshSlot/2))
+			perFifth[min(int(w*5/interval), 4)]++
+		}
+		for i, n := range perFifth {
+			Expect(n).To(BeNumerically("<", 40), "fifth %d of the interval holds %d of %d", i, n, objects)
+		}
+		Expect(tokenCalls()).To(Equal(objects), "no cloud call at restart")
+	})
+
+	It("writes a heartbeat falling due within the interval on the first sync after it, as without a restart", func() {
+		// The heartbeat (1h) falls due 30s after the restart; the status
+		// must move on the first sync at or after that moment, and no sync
+		// may come sooner than the spread says.
 		t := token(0)
-		t.Status.LastSuccessfulSyncTime = &metav1.Time{Time: now.Add(-time.Hour + 30*time.Second)}
+		due := now.Add(30 * time.Second)
+		t.Status.LastSuccessfulSyncTime = &metav1.Time{Time: due.Add(-time.Hour)}
+		t.Status.LastSyncTime = t.Status.LastSuccessfulSyncTime
 		Expect(c.Status().Update(ctx, t)).To(Succeed())
-		res, err := newReconciler().Reconcile(ctx, ctrl.Request{NamespacedName: key(0)})
+		restarted := newReconciler()
+		res, err := restarted.Reconcile(ctx, ctrl.Request{NamespacedName: key(0)})
 		Expect(err).NotTo(HaveOccurred())
-		Expect(res.RequeueAfter).To(BeNumerically("<=", 30*time.Second))
-		Expect(tokenCalls()).To(Equal(objects))
+		Expect(tokenCalls()).To(Equal(objects), "no cloud call at restart")
+		Expect(res.RequeueAfter).To(BeNumerically("<=", interval+refreshSlot/2))
+
+		for syncs := 1; ; syncs++ {
+			now = now.Add(res.RequeueAfter)
+			res, err = restarted.Reconcile(ctx, ctrl.Request{NamespacedName: key(0)})
+			Expect(err).NotTo(HaveOccurred())
+			Expect(tokenCalls()).To(Equal(objects+syncs), "one cloud call per due moment")
+			if now.Before(due) {
+				Expect(token(0).Status.LastSuccessfulSyncTime.Time).To(BeTemporally("==", due.Add(-time.Hour)),
+					"no heartbeat before it falls due")
+				continue
+			}
+			Expect(token(0).Status.LastSuccessfulSyncTime.Time).To(BeTemporally("==", now.Truncate(time.Second)),
+				"the first sync after the heartbeat falls due writes it")
+			Expect(now).To(BeTemporally("<=", due.Add(interval+refreshSlot)), "at most one interval late")
+			break
+		}
 	})
 
 	It("looks at new, changed, failed and sync-now objects, and those whose Secret is gone or taken, at once", func() {
