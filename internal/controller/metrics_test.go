@@ -250,3 +250,28 @@ func TestOnSlot(t *testing.T) {
 		}
 	}
 }
+
+func TestRandomSlot(t *testing.T) {
+	const interval, draws = 10 * time.Second, 20000
+	counts := map[time.Duration]int{}
+	for i := range draws {
+		now := time.Date(2026, 12, 4, 4, 0, 0, 0, time.UTC).Add(time.Duration(i%1000) * time.Millisecond)
+		got := randomSlot(now, interval)
+		due := now.Add(got)
+		if due.Nanosecond() != 0 || got <= 0 || got > interval {
+			t.Fatalf("randomSlot(%v) = %v: due at %v, want a whole second in (now, now+%v]", now, got, due, interval)
+		}
+		counts[due.Sub(now.Truncate(time.Second))]++
+	}
+	// Each of the 10 slots expects 2000 draws; 2300 or more (or 1700 or
+	// fewer) is a tail far below one in a million. The first slot used to
+	// get twice its share.
+	if len(counts) != 10 {
+		t.Fatalf("slots used: %v, want the 10 whole seconds after now", counts)
+	}
+	for slot, n := range counts {
+		if n <= 1700 || n >= 2300 {
+			t.Errorf("slot +%v holds %d of %d draws, want about %d", slot, n, draws, draws/10)
+		}
+	}
+}
