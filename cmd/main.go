@@ -51,7 +51,7 @@ func main() {
 	flag.StringVar(&pprofAddr, "pprof-bind-address", "0", "Address a net/http/pprof endpoint binds to, e.g. 127.0.0.1:6060, for profiling. \"0\" disables it.")
 	flag.BoolVar(&enableHTTP2, "enable-http2", false, "Enable HTTP/2 for the metrics server (off: HTTP/2 stream cancellation CVEs).")
 	flag.DurationVar(&opts.StatusHeartbeat, "status-heartbeat", 5*time.Minute, "How old lastSyncTime may grow before an otherwise unchanged status is written.")
-	flag.IntVar(&opts.MaxConcurrentReconciles, "max-concurrent-reconciles", 4, "Workers per controller.")
+	flag.IntVar(&opts.MaxConcurrentReconciles, "max-concurrent-reconciles", 8, "Workers per controller.")
 	flag.IntVar(&opts.MaxAuthorizations, "max-authorizations", controller.DefaultMaxAuthorizations, "Most authorization entries an AuthorizationSet's status holds.")
 	flag.DurationVar(&cloudTimeout, "cloud-request-timeout", 30*time.Second, "Timeout of one cloud HTTP request.")
 	// No client-side limit by default, as controller-runtime's own default:
