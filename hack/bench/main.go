@@ -275,10 +275,19 @@ func run(cfg config) error {
 	if err != nil {
 		return err
 	}
+	floorCPU0, err := readPhaseCPU()
+	if err != nil {
+		return err
+	}
 	floor, err := floorClient.createAndConverge(ctx, cfg.interval)
 	if err != nil {
 		return fmt.Errorf("floor: %w", err)
 	}
+	floorCPU1, err := readPhaseCPU()
+	if err != nil {
+		return err
+	}
+	rep.setFloorCPU(floorCPU1.sub(floorCPU0))
 	floorReq1, floorSec1, err := apiRequestsAndSeconds(ctx, clientset.RESTClient())
 	if err != nil {
 		return err
@@ -325,6 +334,10 @@ func run(cfg config) error {
 	if err != nil {
 		return err
 	}
+	convCPU0, err := readPhaseCPU()
+	if err != nil {
+		return err
+	}
 	start := time.Now()
 	created := make(chan error, 1)
 	go func() {
@@ -348,6 +361,11 @@ func run(cfg config) error {
 		return err
 	}
 	rep.ConvergenceCPUSeconds = cpu1.cpuSeconds - cpu0.cpuSeconds
+	convCPU1, err := readPhaseCPU()
+	if err != nil {
+		return err
+	}
+	rep.setConvergenceCPU(convCPU1.sub(convCPU0))
 	conv1, convSec1, err := apiRequestsAndSeconds(ctx, clientset.RESTClient())
 	if err != nil {
 		return err

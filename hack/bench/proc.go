@@ -55,3 +55,89 @@ func readProc(pid int) (procStats, error) {
 	}
 	return st, nil
 }
+
+// controlPlaneCPU is the CPU seconds kube-apiserver and etcd (the bench's
+// own children, started by envtest) have used so far: the API server's side
+// of what the floor and the operator cost.
+func controlPlaneCPU() (float64, error) {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0, err
+	}
+	var total float64
+	found := map[string]bool{}
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue // gone meanwhile
+		}
+		s := string(stat)
+		open, closing := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
+		if open < 0 || closing < open {
+			continue
+		}
+		comm := s[open+1 : closing]
+		fields := strings.Fields(s[closing+1:])
+		if (comm != "kube-apiserver" && comm != "etcd") || len(fields) < 2 || fields[1] != strconv.Itoa(os.Getpid()) {
+			continue
+		}
+		st, err := readProc(pid)
+		if err != nil {
+			return 0, err
+		}
+		total += st.cpuSeconds
+		found[comm] = true
+	}
+	if !found["kube-apiserver"] || !found["etcd"] {
+		return 0, fmt.Errorf("kube-apiserver and etcd not found among the bench's children (found %v)", found)
+	}
+	return total, nil
+}
+
+// stolenCPU is the CPU seconds the hypervisor has given other guests while
+// this machine wanted them (the steal column of /proc/stat), summed over its
+// CPUs: a phase that lost many ran slower for reasons outside the machine.
+func stolenCPU() (float64, error) {
+	stat, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, err
+	}
+	line, _, _ := strings.Cut(string(stat), "\n")
+	fields := strings.Fields(line) // cpu user nice system idle iowait irq softirq steal ...
+	if len(fields) < 9 || fields[0] != "cpu" {
+		return 0, fmt.Errorf("unexpected /proc/stat: %q", line)
+	}
+	steal, err := strconv.ParseFloat(fields[8], 64)
+	if err != nil {
+		return 0, err
+	}
+	return steal / clockTicks, nil
+}
+
+// phaseCPU is what a phase cost the machine, from its start to its end.
+type phaseCPU struct {
+	controlPlane, bench, stolen float64
+}
+
+func readPhaseCPU() (phaseCPU, error) {
+	var p phaseCPU
+	var err error
+	if p.controlPlane, err = controlPlaneCPU(); err != nil {
+		return p, err
+	}
+	self, err := readProc(os.Getpid())
+	if err != nil {
+		return p, err
+	}
+	p.bench = self.cpuSeconds
+	p.stolen, err = stolenCPU()
+	return p, err
+}
+
+func (p phaseCPU) sub(q phaseCPU) phaseCPU {
+	return phaseCPU{controlPlane: p.controlPlane - q.controlPlane, bench: p.bench - q.bench, stolen: p.stolen - q.stolen}
+}
