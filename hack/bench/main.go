@@ -255,7 +255,10 @@ func run(cfg config) error {
 			}
 		}
 		// DeleteAllOf returns before the objects are gone.
-		return waitEmpty(ctx, c, floorNS)
+		if err := waitEmpty(ctx, c, floorNS); err != nil {
+			return err
+		}
+		return compactEtcd(ctx, env.ControlPlane.Etcd.URL.String())
 	}
 	step("floor (as before 2026-12-03): creating %s in %s (not timed), then converging them with a plain client, %d workers per kind", objectsOf(cfg.n), floorNS, workers)
 	if err := createObjects(ctx, c, floorNS, cfg.n, cfg.interval, createWorkers); err != nil {
