@@ -17,21 +17,45 @@ type procStats struct {
 // clockTicks is USER_HZ; 100 on every Linux architecture Go supports.
 const clockTicks = 100
 
-func readProc(pid int) (procStats, error) {
-	var st procStats
+// procStat is what /proc/<pid>/stat says about one process.
+type procStat struct {
+	comm       string // the command name
+	ppid       int
+	cpuSeconds float64 // utime + stime
+}
+
+func readStat(pid int) (procStat, error) {
+	var st procStat
 	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return st, err
 	}
-	// Fields after the command name (which may hold spaces) start at field 3.
+	// The command name is in parentheses and may hold spaces; the fields
+	// after it start at field 3.
 	s := string(stat)
-	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	open, closing := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
+	if open < 0 || closing < open {
+		return st, fmt.Errorf("malformed /proc/%d/stat", pid)
+	}
+	st.comm = s[open+1 : closing]
+	fields := strings.Fields(s[closing+1:])
 	if len(fields) < 13 {
 		return st, fmt.Errorf("short /proc/%d/stat", pid)
 	}
+	st.ppid, _ = strconv.Atoi(fields[1])           // field 4
 	utime, _ := strconv.ParseFloat(fields[11], 64) // field 14
 	stime, _ := strconv.ParseFloat(fields[12], 64) // field 15
 	st.cpuSeconds = (utime + stime) / clockTicks
+	return st, nil
+}
+
+func readProc(pid int) (procStats, error) {
+	var st procStats
+	stat, err := readStat(pid)
+	if err != nil {
+		return st, err
+	}
+	st.cpuSeconds = stat.cpuSeconds
 	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return st, err
@@ -71,26 +95,15 @@ func controlPlaneCPU() (float64, error) {
 		if err != nil {
 			continue
 		}
-		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		st, err := readStat(pid)
 		if err != nil {
 			continue // gone meanwhile
 		}
-		s := string(stat)
-		open, closing := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
-		if open < 0 || closing < open {
+		if (st.comm != "kube-apiserver" && st.comm != "etcd") || st.ppid != os.Getpid() {
 			continue
-		}
-		comm := s[open+1 : closing]
-		fields := strings.Fields(s[closing+1:])
-		if (comm != "kube-apiserver" && comm != "etcd") || len(fields) < 2 || fields[1] != strconv.Itoa(os.Getpid()) {
-			continue
-		}
-		st, err := readProc(pid)
-		if err != nil {
-			return 0, err
 		}
 		total += st.cpuSeconds
-		found[comm] = true
+		found[st.comm] = true
 	}
 	if !found["kube-apiserver"] || !found["etcd"] {
 		return 0, fmt.Errorf("kube-apiserver and etcd not found among the bench's children (found %v)", found)
